@@ -1,0 +1,363 @@
+"""The reference firmware model: Power Sharing as the seeds describe it, written as the device behaves.
+
+Every unit runs this code. It sees only its own board (`rig.sim.firmware_api.Board`) and talks to the others
+only through Wi-Fi messages. It does not import the rig's rules or checks (DESIGN rule 6): the numbers below
+are the firmware's own, so a mistake in the rig's checks is not mirrored here.
+
+Roles, kept in non-volatile memory:
+- standalone: offers its own capability to a connected vehicle.
+- leader: the sole controller of current allocation. Every second it hears each follower's status (pilot
+  state, offer, measured current) and sends each its allocation. It shares the network limit by what each
+  vehicle actually draws, never allocates more than the limit in total, and lowers before it raises: a unit is
+  raised only into headroom that exists once lowered units have confirmed and their vehicles come down. A
+  follower that falls silent keeps at least its fair limit in reserve.
+- follower: applies what the leader allocates. When it hears nothing for a few seconds it falls back: it lowers
+  at once to at most its fair limit (network limit / network size, bounded by its own capability), and only
+  after a hold raises up to it, so the leader has time to lower the others first.
+A unit removed from the network holds 6 A until its power is cycled (the hold is kept in RAM only), then
+runs standalone on its own configuration. A network that is not enabled offers nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rig.sim.firmware_api import Board
+
+HEARTBEAT_S = 1.0
+LOSS_S = 3.0
+"""Silence after which the leader (or a follower) counts the other side as gone."""
+RAISE_HOLD_S = 10.0
+"""A fallen-back follower waits this long before raising towards its fair limit."""
+LISTEN_S = 3.0
+"""A freshly booted leader listens this long before it allocates."""
+BOOT_S = 2.0
+"""Self-test after power-on before the pilot is driven."""
+REBOOT_AFTER_PAIRING_S = 2.0
+REMOVAL_NOTICE_S = 30.0
+MIN_OFFER = 6.0
+HOLD_AMPS = 6.0
+SATURATED_MARGIN = 1.0
+"""A vehicle drawing within this of its allocation is taken to want more."""
+SPARE_MARGIN = 2.0
+"""A vehicle drawing less than its allocation minus this gives the rest back, keeping this much headroom."""
+
+
+@dataclass
+class Peer:
+    """What the leader knows of one member (itself included)."""
+
+    name: str
+    cap: float
+    nameplate: float
+    last_seen: float = -1e9
+    state: str = "A"
+    offer: float | None = None
+    current: float = 0.0
+    alloc: float | None = None
+    reserve: float = 0.0
+
+    def online(self, now: float) -> bool:
+        return now - self.last_seen < LOSS_S
+
+
+class ReferenceFirmware:
+    """The firmware every simulated unit runs unless the rack file names another model."""
+
+    firmware_version: ClassVar[str] = "24.44.0"
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self.nv = board.nvram
+        self.booted_at = board.now()
+        self.hold_6a = False
+        self.offer: float | None = None
+        self.next_heartbeat = self.booted_at + BOOT_S
+        self.next_control = self.booted_at + BOOT_S + LISTEN_S
+        self.reboot_at: float | None = None
+        self.removal_notices: dict[str, float] = {}
+        # follower
+        self.last_leader_msg = self.booted_at
+        self.leader_alloc: float | None = None
+        self.lost_since: float | None = None
+        # leader
+        self.peers: dict[str, Peer] = {}
+        if self.role == "leader":
+            for name in self.nv.get("followers", []):
+                self.peers[name] = Peer(name, cap=board.capability_a, nameplate=board.nameplate_a)
+        board.set_pilot(None)
+        board.set_contactor(False)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    @property
+    def role(self) -> str:
+        return self.nv.get("role", "standalone")
+
+    def size(self) -> int:
+        if self.role == "leader":
+            return 1 + len(self.nv.get("followers", []))
+        return int(self.nv.get("size", 1))
+
+    def fair_limit(self, limit: float, size: int, cap: float) -> float:
+        return min(limit / size, cap)
+
+    def apply(self, amps: float | None) -> None:
+        """Drive the pilot and contactor: round down to the PWM's 0.1 A steps, never above capability."""
+        if amps is not None:
+            amps = min(amps, self.board.capability_a)
+            amps = int(amps * 10 + 1e-6) / 10.0
+            if amps < MIN_OFFER:
+                amps = None
+        if self.hold_6a and amps is not None:
+            amps = min(amps, HOLD_AMPS)
+        vehicle = self.board.pilot_state()
+        if vehicle == "A":
+            amps = None
+        self.offer = amps
+        self.board.set_pilot(amps)
+        self.board.set_contactor(amps is not None and vehicle == "C")
+
+    # -- the Board calls ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self.board.now()
+        if now - self.booted_at < BOOT_S:
+            return
+        if self.reboot_at is not None and now >= self.reboot_at:
+            self.reboot_at = None
+            self.board.reboot()
+            return
+        for name, until in list(self.removal_notices.items()):
+            if now > until:
+                del self.removal_notices[name]
+            elif now >= self.next_heartbeat:
+                self.board.send(name, {"type": "removed"})
+        if self.role == "leader":
+            self._leader_tick(now)
+        elif self.role == "follower":
+            self._follower_tick(now)
+        else:
+            self.apply(self.board.capability_a)
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + HEARTBEAT_S
+
+    def on_message(self, sender: str, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        now = self.board.now()
+        if kind == "pair":
+            self.nv.update(role="follower", leader=sender, size=message["size"], limit=message["limit"],
+                           enabled=message["enabled"])
+            self.board.send(sender, {"type": "paired"})
+        elif kind == "removed" and self.role == "follower" and sender == self.nv.get("leader"):
+            self._on_removed()
+        elif kind == "alloc" and self.role == "follower" and sender == self.nv.get("leader"):
+            self.last_leader_msg = now
+            self.lost_since = None
+            for key in ("size", "limit", "enabled"):
+                if self.nv.get(key) != message[key]:
+                    self.nv[key] = message[key]
+            self.leader_alloc = message["amps"]
+            self.apply(self.leader_alloc if self.nv.get("enabled") else None)
+        elif kind in ("status", "paired") and self.role == "leader" and sender in self.peers:
+            peer = self.peers[sender]
+            peer.last_seen = now
+            if kind == "status":
+                peer.state, peer.offer, peer.current = message["state"], message["offer"], message["current"]
+                peer.cap, peer.nameplate = message["cap"], message["nameplate"]
+
+    def on_console(self, line: str) -> str:
+        words = line.split()
+        if words[:1] != ["gpm"] or len(words) < 2:
+            return "ERR unknown command"
+        cmd, args = words[1], words[2:]
+        if cmd == "status":
+            return self._status()
+        if cmd == "reset":
+            for key in ("role", "leader", "followers", "size", "limit", "enabled"):
+                self.nv.pop(key, None)
+            self.reboot_at = self.board.now() + 0.5
+            return "OK rebooting"
+        if self.role == "follower":
+            return "ERR not the leader"
+        if cmd == "form" and len(args) == 1:
+            followers = [f for f in args[0].split(",") if f]
+            if len(followers) > 5 or self.board.name in followers:
+                return "ERR a leader takes 1 to 5 other units"
+            size = 1 + len(followers)
+            limit = max(float(self.nv.get("limit", 0)), 6.0 * size)
+            self.nv.update(role="leader", followers=followers, limit=limit, enabled=False)
+            for f in followers:
+                self.board.send(f, {"type": "pair", "size": size, "limit": limit, "enabled": False})
+            self.reboot_at = self.board.now() + REBOOT_AFTER_PAIRING_S
+            return "OK rebooting"
+        if self.role != "leader":
+            return "ERR not the leader"
+        if cmd == "limit" and len(args) == 1:
+            try:
+                limit = float(args[0])
+            except ValueError:
+                return "ERR limit is not a number"
+            low = 6.0 * self.size()
+            high = self.board.nameplate_a + sum(p.nameplate for p in self.peers.values()) - 1.0
+            if not low <= limit <= high:
+                return f"ERR limit {limit:g} out of range {low:g}..{high:g}"
+            self.nv["limit"] = limit
+            return "OK"
+        if cmd == "enable" and args in (["0"], ["1"]):
+            self.nv["enabled"] = args == ["1"]
+            return "OK"
+        if cmd == "remove" and len(args) == 1 and args[0] in self.peers:
+            name = args[0]
+            del self.peers[name]
+            self.nv["followers"] = [f for f in self.nv["followers"] if f != name]
+            self.removal_notices[name] = self.board.now() + REMOVAL_NOTICE_S
+            self.board.send(name, {"type": "removed"})
+            return "OK"
+        return "ERR bad command"
+
+    def _status(self) -> str:
+        role = self.role
+        parts = [f"role={role}"]
+        if role == "leader":
+            now = self.board.now()
+            parts += [f"limit={self.nv.get('limit', 0):g}", f"enabled={int(bool(self.nv.get('enabled')))}",
+                      f"size={self.size()}", f"followers={','.join(self.peers)}",
+                      f"online={','.join(p.name for p in self.peers.values() if p.online(now))}"]
+        elif role == "follower":
+            parts += [f"leader={self.nv.get('leader')}", f"size={self.size()}"]
+        return " ".join(parts)
+
+    # -- follower ----------------------------------------------------------------------------------------
+
+    def _on_removed(self) -> None:
+        """Leave the network: standalone from now on, held at 6 A until the power is cycled."""
+        for key in ("leader", "size", "limit", "enabled"):
+            self.nv.pop(key, None)
+        self.nv["role"] = "standalone"
+        self.hold_6a = True
+        self.apply(self.board.capability_a)
+
+    def _fallback_offer(self, now: float) -> float | None:
+        """At most the fair limit: lower at once, raise only after the hold."""
+        if not self.nv.get("enabled"):
+            return None
+        fair = self.fair_limit(float(self.nv.get("limit", 0)), self.size(), self.board.capability_a)
+        assert self.lost_since is not None
+        if now - self.lost_since >= RAISE_HOLD_S:
+            return fair
+        return None if self.offer is None else min(self.offer, fair)
+
+    def _follower_tick(self, now: float) -> None:
+        if now - self.last_leader_msg >= LOSS_S:
+            if self.lost_since is None:
+                self.lost_since = now
+            self.apply(self._fallback_offer(now))
+        else:
+            self.apply(self.leader_alloc if self.nv.get("enabled") else None)
+        if now >= self.next_heartbeat:
+            self.board.send(self.nv["leader"], {
+                "type": "status", "state": self.board.pilot_state(), "offer": self.offer,
+                "current": round(self.board.measured_current(), 2), "cap": self.board.capability_a,
+                "nameplate": self.board.nameplate_a,
+            })
+
+    # -- leader ------------------------------------------------------------------------------------------
+
+    def _leader_tick(self, now: float) -> None:
+        me = self.board.name
+        self_peer = Peer(me, self.board.capability_a, self.board.nameplate_a, last_seen=now,
+                         state=self.board.pilot_state(), offer=self.offer,
+                         current=self.board.measured_current(), alloc=self.offer)
+        if now >= self.next_control:
+            self.next_control = now + HEARTBEAT_S
+            allocs = self._allocate(now, self_peer)
+            self.apply(allocs.get(me))
+            limit, size, enabled = float(self.nv.get("limit", 0)), self.size(), bool(self.nv.get("enabled"))
+            for peer in self.peers.values():
+                self.board.send(peer.name, {"type": "alloc", "amps": peer.alloc, "limit": limit, "size": size,
+                                            "enabled": enabled})
+        elif self.offer is not None:
+            self.apply(self.offer)  # follow the vehicle leaving or pausing at once
+
+    def _want(self, peer: Peer) -> float:
+        """What a member's vehicle would use: all it can get if it takes what it has, else what it draws."""
+        if peer.state != "C" or peer.alloc is None:
+            return MIN_OFFER
+        if peer.current >= peer.alloc - SATURATED_MARGIN:
+            return peer.cap
+        if peer.current < peer.alloc - SPARE_MARGIN:
+            return max(MIN_OFFER, peer.current + SPARE_MARGIN)
+        return peer.alloc
+
+    def _reserve(self, peer: Peer, limit: float, size: int) -> float:
+        """What a silent follower may be drawing: its last allocation or its fair limit, whichever is more."""
+        return max(peer.alloc or 0.0, self.fair_limit(limit, size, peer.cap))
+
+    def _allocate(self, now: float, self_peer: Peer) -> dict[str, float | None]:
+        limit, size = float(self.nv.get("limit", 0)), self.size()
+        members = [self_peer, *self.peers.values()]
+        if not self.nv.get("enabled"):
+            for p in self.peers.values():
+                p.alloc = None
+            return {}
+        online = [p for p in members if p.online(now)]
+        for p in members:
+            if not p.online(now):
+                p.reserve = self._reserve(p, limit, size)
+        available = limit - sum(p.reserve for p in members if not p.online(now))
+        for p in online:
+            p.reserve = 0.0
+        active = [p for p in online if p.state in ("B", "C")]
+        targets = self._share(available, active)
+        for p in online:
+            if p not in active:
+                p.alloc = None
+        # lower at once; raise only into headroom left by what is still offered or drawn
+        for p in active:
+            t = targets.get(p.name)
+            if t is None or (p.alloc is not None and t < p.alloc):
+                p.alloc = t
+        committed = sum(self._committed(p) for p in online)
+        self._raise(active, targets, available - committed)
+        return {p.name: p.alloc for p in members}
+
+    def _committed(self, p: Peer) -> float:
+        return max(p.alloc or 0.0, p.offer or 0.0, p.current)
+
+    def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float) -> None:
+        for p in active:
+            t = targets.get(p.name)
+            if t is None or (p.alloc is not None and t <= p.alloc):
+                continue
+            before = self._committed(p)
+            step = min(t, before + max(headroom, 0.0))
+            if step < MIN_OFFER or (p.alloc is not None and step <= p.alloc):
+                continue
+            p.alloc = step
+            headroom -= max(0.0, step - before)
+
+    def _share(self, available: float, active: list[Peer]) -> dict[str, float | None]:
+        """Water-fill `available` over the active members: 6 A each first, then up to what each wants."""
+        targets: dict[str, float | None] = {}
+        served = []
+        for p in active:
+            if available - MIN_OFFER * (len(served) + 1) >= -1e-9:
+                served.append(p)
+            else:
+                targets[p.name] = None
+        want = {p.name: max(MIN_OFFER, min(self._want(p), p.cap)) for p in served}
+        give = {p.name: MIN_OFFER for p in served}
+        left = available - MIN_OFFER * len(served)
+        hungry = [p.name for p in served if want[p.name] > give[p.name]]
+        while left > 1e-6 and hungry:
+            share = left / len(hungry)
+            for name in list(hungry):
+                add = min(share, want[name] - give[name])
+                give[name] += add
+                left -= add
+                if want[name] - give[name] <= 1e-9:
+                    hungry.remove(name)
+        targets.update(give)
+        return targets

@@ -1,0 +1,25 @@
+"""Rig faults: what an instrument does wrong, kept apart from what the firmware does wrong.
+
+A driver raises `InstrumentError` for a timeout, a garbled reply, a closed connection or an error the
+instrument reports. It is never an AssertionError, so pytest and Allure report the test *broken*, not
+*failed*: a release is neither blocked nor passed by a broken instrument (DESIGN rule 8).
+"""
+
+from __future__ import annotations
+
+
+class InstrumentError(Exception):
+    """An instrument that did not do what it was asked; names the instrument and what happened."""
+
+    def __init__(self, instrument: str, message: str) -> None:
+        self.instrument = instrument
+        self.message = " ".join(str(message).split())
+        super().__init__(f"{instrument}: {self.message}")
+
+
+class InstrumentTimeout(InstrumentError):
+    """The instrument did not answer within its timeout."""
+
+
+class InstrumentGarbage(InstrumentError):
+    """The instrument answered something that cannot be its reply."""

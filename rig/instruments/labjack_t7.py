@@ -1,0 +1,133 @@
+"""LabJack T7 through the LJM API: relays for breakers, Wi-Fi antennas and pilot resistors; pilot duty and level.
+
+The driver is handed the `ljm` module rather than importing it, so the lab passes `labjack.ljm` and a laptop
+passes the simulated stand-in: the code below is the same for both (DESIGN rule 1). Line writes for several
+relays go out in one `eWriteNames` call; all pilots are read in one `eReadNames` call per tick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from rig.instruments.errors import InstrumentError
+from rig.pilot import PilotState
+
+PULSE_WIDTH_IN = 5
+"""Extended-feature index of "pulse width in" on the T7."""
+
+_DIO_OFFSET = {"FIO": 0, "EIO": 8, "CIO": 16, "MIO": 20}
+NATIVE_HINT = "the native LJM library is missing: install LJM from LabJack's installer on the lab PC"
+
+
+def dio_number(line: str) -> int:
+    """DIO number of a named digital line (EIO0 → 8), as the extended-feature registers are named."""
+    return _DIO_OFFSET[line[:3]] + int(line[3:])
+
+
+def load_ljm(module_name: str) -> ModuleType:
+    """Import the module that provides the LJM API, with the fix named when it cannot be."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InstrumentError("labjack", f"cannot import {module_name}: {exc} (pip install labjack-ljm)") from None
+
+
+@dataclass(frozen=True)
+class PilotReading:
+    """One pilot as measured: duty cycle in percent (None when there is no PWM) and positive level in volts."""
+
+    duty_pct: float | None
+    high_v: float
+
+
+class LabJackT7:
+    """Implements the `Relays` and `PilotPort` roles on one T7."""
+
+    def __init__(self, name: str, identifier: str, ljm: ModuleType) -> None:
+        self.name = name
+        self.identifier = identifier
+        self._ljm = ljm
+        self._handle: int | None = None
+        self._handle = self._call("openS", "T7", "ANY", identifier)
+
+    def _call(self, function: str, *args: Any) -> Any:
+        try:
+            return getattr(self._ljm, function)(*args)
+        except AttributeError as exc:
+            if "NoneType" in str(exc):
+                raise InstrumentError(self.name, NATIVE_HINT) from None
+            raise
+        except InstrumentError:
+            raise
+        except Exception as exc:
+            if type(exc).__name__ == "LJMError":
+                text = getattr(exc, "errorString", "") or str(exc)
+                code = getattr(exc, "errorCode", None)
+                where = f" (LJM error {code})" if code is not None else ""
+                raise InstrumentError(self.name, f"{function} on T7 {self.identifier}: {text}{where}") from None
+            raise InstrumentError(self.name, f"{function} on T7 {self.identifier}: {exc}") from None
+
+    @property
+    def handle(self) -> int:
+        if self._handle is None:
+            raise InstrumentError(self.name, "T7 is closed")
+        return self._handle
+
+    def serial_number(self) -> int:
+        return int(self._call("eReadName", self.handle, "SERIAL_NUMBER"))
+
+    def write_lines(self, lines: dict[str, bool]) -> None:
+        """Energise (True) or release (False) relay lines, all in one call."""
+        if not lines:
+            return
+        names = list(lines)
+        self._call("eWriteNames", self.handle, len(names), names, [1 if lines[n] else 0 for n in names])
+
+    def read_lines(self, lines: list[str]) -> dict[str, bool]:
+        """Read back output lines from DIO_STATE without turning them into inputs."""
+        state = int(self._call("eReadName", self.handle, "DIO_STATE"))
+        return {line: bool(state >> dio_number(line) & 1) for line in lines}
+
+    def pilot_lines(self, state: PilotState, b_line: str, c_line: str) -> dict[str, bool]:
+        """Relay positions that present `state` to a unit: A open, B 2.74 kΩ, C 2.74 kΩ ∥ 1.3 kΩ."""
+        if state not in (PilotState.A, PilotState.B, PilotState.C):
+            raise ValueError(f"the vehicle side can present states A, B and C, not {state}")
+        return {b_line: state != PilotState.A, c_line: state == PilotState.C}
+
+    def enable_pulse_in(self, duty_lines: list[str]) -> None:
+        """Configure "pulse width in" on every duty line (disable, set index, enable, as LJM requires)."""
+        names: list[str] = []
+        values: list[float] = []
+        for line in duty_lines:
+            n = dio_number(line)
+            names += [f"DIO{n}_EF_ENABLE", f"DIO{n}_EF_INDEX", f"DIO{n}_EF_OPTIONS", f"DIO{n}_EF_ENABLE"]
+            values += [0, PULSE_WIDTH_IN, 0, 1]
+        self._call("eWriteNames", self.handle, len(names), names, values)
+
+    def read_pilots(self, channels: list[tuple[str, str]]) -> list[PilotReading]:
+        """Duty and level of each (duty_line, analog input) pair, in one eReadNames call."""
+        names: list[str] = []
+        for duty_line, ain in channels:
+            n = dio_number(duty_line)
+            names += [f"DIO{n}_EF_READ_A", f"DIO{n}_EF_READ_B", ain]
+        values = self._call("eReadNames", self.handle, len(names), names)
+        if len(values) != len(names):
+            raise InstrumentError(self.name, f"asked for {len(names)} registers, got {len(values)}")
+        readings = []
+        for i in range(len(channels)):
+            high, low, volts = values[3 * i : 3 * i + 3]
+            total = high + low
+            duty = None if total <= 0 or high <= 0 or low <= 0 else 100.0 * high / total
+            readings.append(PilotReading(duty_pct=duty, high_v=float(volts)))
+        return readings
+
+    def close(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            try:
+                self._ljm.close(handle)
+            except Exception:
+                pass

@@ -1,0 +1,94 @@
+"""SCPI over VISA (pyvisa with the pyvisa-py backend): the transport the load and analyzer drivers share.
+
+Only transport lives here: open with terminations and a timeout, TCP_NODELAY on socket resources (pyvisa-py
+leaves Nagle on, which stalls a write followed by a query by tens of milliseconds), `SYST:ERR?` after commands
+that can fail, and every transport failure turned into a one-line InstrumentError naming the instrument.
+"""
+
+from __future__ import annotations
+
+import socket
+from functools import lru_cache
+from typing import Any
+
+from rig.instruments.errors import InstrumentError, InstrumentGarbage, InstrumentTimeout
+
+
+@lru_cache(maxsize=1)
+def resource_manager() -> Any:
+    """One pyvisa-py resource manager per process; imported lazily so a laptop without VISA still loads."""
+    import pyvisa
+
+    return pyvisa.ResourceManager("@py")
+
+
+class ScpiInstrument:
+    """An open SCPI instrument: write, query, read the error queue, close."""
+
+    def __init__(self, name: str, address: str, timeout_s: float = 2.0) -> None:
+        self.name = name
+        self.address = address
+        try:
+            self._res = resource_manager().open_resource(
+                address, read_termination="\n", write_termination="\n", timeout=int(timeout_s * 1000)
+            )
+        except Exception as exc:  # pyvisa raises several unrelated types for a missing instrument
+            raise InstrumentError(name, f"cannot open {address}: {exc}") from None
+        self._set_nodelay()
+
+    def _set_nodelay(self) -> None:
+        try:
+            session = self._res.visalib.sessions[self._res.session]
+            sock = getattr(session, "interface", None)
+        except Exception:
+            return
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _fail(self, what: str, exc: BaseException) -> InstrumentError:
+        text = str(exc)
+        if "timeout" in text.lower() or "VI_ERROR_TMO" in text:
+            return InstrumentTimeout(self.name, f"no answer to {what!r} at {self.address}")
+        return InstrumentError(self.name, f"{what!r} at {self.address} failed: {text or type(exc).__name__}")
+
+    def write(self, command: str) -> None:
+        try:
+            self._res.write(command)
+        except Exception as exc:
+            raise self._fail(command, exc) from None
+
+    def query(self, command: str) -> str:
+        try:
+            reply = self._res.query(command)
+        except UnicodeDecodeError:
+            raise InstrumentGarbage(self.name, f"reply to {command!r} is not text") from None
+        except Exception as exc:
+            raise self._fail(command, exc) from None
+        return reply.strip()
+
+    def query_float(self, command: str) -> float:
+        reply = self.query(command)
+        try:
+            return float(reply)
+        except ValueError:
+            raise InstrumentGarbage(self.name, f"reply to {command!r} is not a number: {reply[:40]!r}") from None
+
+    def check_errors(self, after: str) -> None:
+        """Read `SYST:ERR?` and raise the instrument's own message if it reports one."""
+        reply = self.query("SYST:ERR?")
+        code_text, _, message = reply.partition(",")
+        try:
+            code = int(code_text)
+        except ValueError:
+            raise InstrumentGarbage(self.name, f"reply to 'SYST:ERR?' is not an error entry: {reply[:40]!r}") from None
+        if code != 0:
+            raise InstrumentError(self.name, f"after {after!r} the instrument reports {code},{message}")
+
+    def idn(self) -> str:
+        return self.query("*IDN?")
+
+    def close(self) -> None:
+        try:
+            self._res.close()
+        except Exception:
+            pass

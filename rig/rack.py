@@ -1,0 +1,351 @@
+"""The assembled rack: the actions a test plan takes, and the only place where time passes.
+
+A test plan plugs vehicles, trips breakers, cuts Wi-Fi, removes units, sets the limit, and waits. Every
+action goes through a driver and is written to the trace as an event. `wait()` and `wait_until()` are where
+time passes (DESIGN rule 2): each tick sleeps one sampling period on the rack's clock (the wall clock in the
+lab, the world's virtual clock in simulation), then reads every pilot and current, runs the vehicle
+emulation, and appends a sample to the trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rig import gpm
+from rig.budgets import Budgets, Manifest
+from rig.clock import WallClock
+from rig.config import Rack as RackConfig
+from rig.instruments.errors import InstrumentError
+from rig.instruments.factory import Instruments, open_instruments
+from rig.pilot import PilotState, duty_to_amps, state_from_volts
+from rig.trace import Event, Sample, TraceWriter
+from rig.vehicle import Vehicle
+
+STARTUP_S = 8.0
+"""Rack time allowed after opening for freshly powered units to boot before they are spoken to."""
+
+
+class ConditionTimeout(AssertionError):
+    """What a test waited for did not happen in time: the firmware's failure, so an AssertionError."""
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """The network a test commissions."""
+
+    leader: str
+    followers: tuple[str, ...]
+    limit_a: float
+    enabled: bool = True
+
+    @property
+    def members(self) -> list[str]:
+        return [self.leader, *self.followers]
+
+
+class Rack:
+    """One rack, real or simulated, ready for a test plan."""
+
+    def __init__(self, config: RackConfig, clock: Any, instruments: Instruments, manifest: Manifest,
+                 trace_path: Path, vehicle_delay_s: float | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.inst = instruments
+        self.manifest = manifest
+        self.budgets: Budgets = manifest.budgets
+        self.period = config.sample_period_s
+        self.tolerance_a = config.measurement_tolerance_a
+        self.vehicle_delay_s = self.budgets.vehicle_response_s if vehicle_delay_s is None else vehicle_delay_s
+        self.vehicles: dict[str, Vehicle] = {}
+        self.network: NetworkPlan | None = None
+        self.units = {u.name: u for u in config.units}
+        self._pilot_groups: dict[str, list[tuple[str, str, str]]] = {}
+        self._analyzer_groups: dict[str, list[tuple[str, int]]] = {}
+        for u in config.units:
+            self._pilot_groups.setdefault(u.pilot.instrument, []).append((u.name, u.pilot.duty_line, u.pilot.voltage))
+            self._analyzer_groups.setdefault(u.analyzer.instrument, []).append((u.name, u.analyzer.element))
+        header = {
+            "rack": config.name,
+            "simulated": config.simulated,
+            "period_s": self.period,
+            "measurement_tolerance_a": self.tolerance_a,
+            "build": manifest.build,
+            "expected_version": manifest.version,
+            "budgets": self.budgets.model_dump(),
+            "vehicle_delay_s": self.vehicle_delay_s,
+            "units": {u.name: {"capability_a": u.capability_a, "nameplate_a": u.nameplate_a,
+                               "breaker_a": u.breaker_a} for u in config.units},
+        }
+        self.writer = TraceWriter(trace_path, header)
+        self.last: Sample | None = None
+
+    # -- set-up ------------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Put every instrument in its starting mode and the rack in its safe state."""
+        for load in self.inst.loads.values():
+            load.setup()
+        for name, analyzer in self.inst.analyzers.items():
+            analyzer.configure([el for _, el in self._analyzer_groups.get(name, [])])
+        for name, lj in self.inst.labjacks.items():
+            lj.enable_pulse_in([duty for _, duty, _ in self._pilot_groups.get(name, [])])
+        self.safe()
+
+    def safe(self) -> list[str]:
+        """Loads off, pilots to state A, breakers closed, Wi-Fi antennas connected. Best effort: every step
+        is tried even if an earlier one fails; the failures are returned (and logged in the trace)."""
+        problems: list[str] = []
+        self.vehicles.clear()
+        for name, load in self.inst.loads.items():
+            try:
+                load.off()
+                load.set_current(0.0)
+            except Exception as exc:
+                problems.append(f"{name}: {exc}")
+        lines: dict[str, dict[str, bool]] = {}
+        for u in self.config.units:
+            lines.setdefault(u.pilot.instrument, {}).update({u.pilot.b_line: False, u.pilot.c_line: False})
+            lines.setdefault(u.breaker_relay.instrument, {})[u.breaker_relay.line] = False
+            lines.setdefault(u.wifi_relay.instrument, {})[u.wifi_relay.line] = False
+        for name, values in lines.items():
+            try:
+                self.inst.labjacks[name].write_lines(values)
+            except Exception as exc:
+                problems.append(f"{name}: {exc}")
+        self._event("safe_state", problems=problems)
+        return problems
+
+    def read_versions(self) -> dict[str, str]:
+        """Every unit's firmware version from its API, recorded in the trace header."""
+        versions = {name: api.version().firmware_version for name, api in self.inst.apis.items()}
+        self.writer.note_header(firmware_versions=versions)
+        return versions
+
+    # -- time ------------------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` of rack time pass, sampling every period."""
+        end = self.now + seconds
+        while self.now < end - 1e-9:
+            self.clock.sleep(min(self.period, end - self.now))
+            self._tick()
+
+    def wait_until(self, condition: Callable[[Rack], bool], timeout: float, what: str) -> float:
+        """Sample until `condition(rack)` holds; return how long it took, or fail naming `what`."""
+        start = self.now
+        while not condition(self):
+            if self.now - start >= timeout:
+                raise ConditionTimeout(f"{what}: not within {timeout:g} s (from t={start:.1f} s)")
+            self.clock.sleep(self.period)
+            self._tick()
+        return self.now - start
+
+    def _tick(self) -> None:
+        pilot: dict[str, float | None] = {}
+        state: dict[str, str] = {}
+        for name, group in self._pilot_groups.items():
+            readings = self.inst.labjacks[name].read_pilots([(duty, ain) for _, duty, ain in group])
+            for (unit, _, _), r in zip(group, readings, strict=True):
+                pilot[unit] = duty_to_amps(r.duty_pct)
+                state[unit] = state_from_volts(r.high_v).value
+        current: dict[str, float] = {}
+        for name, group in self._analyzer_groups.items():
+            values = self.inst.analyzers[name].read_currents()
+            for (unit, _), value in zip(group, values, strict=True):
+                current[unit] = value
+        now = self.now
+        for unit, vehicle in self.vehicles.items():
+            self.inst.loads[self.units[unit].load].set_current(vehicle.step(now, pilot.get(unit)))
+        self.last = Sample(now, pilot, current, state)
+        self.writer.sample(self.last)
+
+    # -- actions -------------------------------------------------------------------------------------------
+
+    def _event(self, action: str, unit: str | None = None, **data: Any) -> None:
+        self.writer.event(Event(self.now, action, unit, data))
+
+    def _unit(self, name: str) -> Any:
+        if name not in self.units:
+            raise KeyError(f"rack {self.config.name!r} has no unit {name!r}")
+        return self.units[name]
+
+    def _pilot(self, unit: str, state: PilotState) -> None:
+        u = self._unit(unit)
+        lj = self.inst.labjacks[u.pilot.instrument]
+        lj.write_lines(lj.pilot_lines(state, u.pilot.b_line, u.pilot.c_line))
+
+    def plug(self, unit: str, demand_a: float, response_delay_s: float | None = None) -> None:
+        """Connect an emulated vehicle that wants `demand_a` (state B, then C if it wants current)."""
+        u = self._unit(unit)
+        delay = self.vehicle_delay_s if response_delay_s is None else response_delay_s
+        vehicle = Vehicle(demand_a=demand_a, response_delay_s=delay)
+        load = self.inst.loads[u.load]
+        load.set_current(0.0)
+        load.on()
+        self.vehicles[unit] = vehicle
+        self._pilot(unit, vehicle.state)
+        self._event("plug", unit, demand_a=demand_a, response_delay_s=delay)
+
+    def unplug(self, unit: str) -> None:
+        u = self._unit(unit)
+        self.vehicles.pop(unit, None)
+        load = self.inst.loads[u.load]
+        load.off()
+        load.set_current(0.0)
+        self._pilot(unit, PilotState.A)
+        self._event("unplug", unit)
+
+    def set_demand(self, unit: str, demand_a: float) -> None:
+        """What the vehicle wants changes (a smaller onboard charger, a tapering battery)."""
+        vehicle = self.vehicles[unit]
+        vehicle.set_demand(demand_a)
+        self.inst.loads[self._unit(unit).load].set_current(vehicle.draw_a)
+        self._pilot(unit, vehicle.state)
+        self._event("set_demand", unit, demand_a=demand_a)
+
+    def _relay(self, ref: Any, energised: bool) -> None:
+        self.inst.labjacks[ref.instrument].write_lines({ref.line: energised})
+
+    def trip_breaker(self, unit: str) -> None:
+        self._relay(self._unit(unit).breaker_relay, True)
+        self._event("trip", unit)
+
+    def restore_breaker(self, unit: str) -> None:
+        self._relay(self._unit(unit).breaker_relay, False)
+        self._event("restore", unit)
+
+    def cut_wifi(self, unit: str) -> None:
+        self._relay(self._unit(unit).wifi_relay, True)
+        self._event("cut_wifi", unit)
+
+    def restore_wifi(self, unit: str) -> None:
+        self._relay(self._unit(unit).wifi_relay, False)
+        self._event("restore_wifi", unit)
+
+    # -- commissioning through the service console ----------------------------------------------------------
+
+    def console(self, unit: str, command: str) -> str:
+        name = self._unit(unit).console
+        if name is None:
+            raise InstrumentError(unit, "has no service console in the rack file")
+        return self.inst.consoles[name].command(command)
+
+    def status(self, unit: str) -> dict[str, str]:
+        """The unit's `gpm status` as a dict."""
+        return dict(re.findall(r"(\w+)=(\S*)", self.console(unit, "gpm status")))
+
+    def _leader_command(self, command: str) -> str:
+        if self.network is None:
+            raise RuntimeError("no network commissioned")
+        reply = self.console(self.network.leader, command)
+        return reply
+
+    def commission(self, leader: str, followers: list[str] | tuple[str, ...], limit_a: float,
+                   enabled: bool = True, timeout_s: float = 90.0) -> NetworkPlan:
+        """Form the network from scratch: reset members that belong to another network, pair the followers
+        at the leader (which reboots), set the limit and enable. Fails if the network does not form."""
+        plan = NetworkPlan(leader, tuple(followers), float(limit_a), enabled)
+        for name in plan.members:
+            self._unit(name)
+        gpm.check_network_size(len(plan.members))
+        reset = [u for u in self.units if self.units[u].console and self.status(u).get("role") != "standalone"]
+        for u in reset:
+            self.console(u, "gpm reset")
+        if reset:
+            self.wait(STARTUP_S + 2)
+        reply = self.console(leader, f"gpm form {','.join(plan.followers)}")
+        if not reply.startswith("OK"):
+            raise ConditionTimeout(f"{leader} refused to form the network: {reply}")
+        self.wait(STARTUP_S + 2)
+        want = set(plan.followers)
+
+        def formed(rack: Rack) -> bool:
+            online = rack.status(leader).get("online", "")
+            return want <= set(filter(None, online.split(",")))
+
+        self.wait_until(formed, timeout_s, f"network {plan.members} formed at {leader}")
+        self.network = plan
+        self._expect_ok(self._leader_command(f"gpm limit {limit_a:g}"), "gpm limit")
+        self._expect_ok(self._leader_command(f"gpm enable {int(enabled)}"), "gpm enable")
+        self._event("commission", None, leader=leader, followers=list(plan.followers), limit=plan.limit_a,
+                    enabled=enabled)
+        return plan
+
+    def _expect_ok(self, reply: str, what: str) -> None:
+        if not reply.startswith("OK"):
+            raise ConditionTimeout(f"{what} refused by the leader: {reply}")
+
+    def set_limit(self, limit_a: float) -> str:
+        """Ask the leader for a new network limit; returns its reply (an out-of-range limit is refused)."""
+        reply = self._leader_command(f"gpm limit {limit_a:g}")
+        if reply.startswith("OK"):
+            self._event("set_limit", None, limit=float(limit_a))
+        else:
+            self._event("set_limit_refused", None, limit=float(limit_a), reply=reply)
+        return reply
+
+    def enable(self, on: bool = True) -> None:
+        self._expect_ok(self._leader_command(f"gpm enable {int(on)}"), "gpm enable")
+        self._event("enable", None, on=on)
+
+    def remove_unit(self, unit: str) -> None:
+        """Remove a follower from the network at the leader, as the commissioning wizard does."""
+        self._expect_ok(self._leader_command(f"gpm remove {unit}"), f"gpm remove {unit}")
+        self._event("remove", unit)
+
+    # -- facts for plans --------------------------------------------------------------------------------
+
+    def fair_limit(self, unit: str) -> float:
+        """The unit's fair limit in the commissioned network."""
+        if self.network is None:
+            raise RuntimeError("no network commissioned")
+        return gpm.fair_limit(self.network.limit_a, len(self.network.members), self._unit(unit).capability_a)
+
+    @property
+    def trace(self) -> Any:
+        return self.writer.trace
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@contextlib.contextmanager
+def open_rack(config: RackConfig, manifest: Manifest, trace_path: Path, model: str | None = None,
+              vehicle_delay_s: float | None = None) -> Iterator[Rack]:
+    """Bring the rack up (starting the simulated world first when the rack file has [sim]), yield it ready,
+    and on every way out put it in its safe state and close what was opened."""
+    sim = None
+    instruments = None
+    rack = None
+    try:
+        if config.sim is not None:
+            from rig.sim.rack_sim import SimulatedRack
+
+            sim = SimulatedRack(config, model)
+            bound, clock = sim.start(), sim.clock
+        else:
+            bound, clock = config, WallClock()
+        instruments = open_instruments(bound)
+        rack = Rack(bound, clock, instruments, manifest, trace_path, vehicle_delay_s)
+        rack.prepare()
+        rack.read_versions()
+        yield rack
+    finally:
+        try:
+            if rack is not None:
+                rack.safe()
+                rack.close()
+        finally:
+            if instruments is not None:
+                instruments.close()
+            if sim is not None:
+                sim.stop()
