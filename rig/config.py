@@ -35,6 +35,18 @@ class RackFileError(ValueError):
     """A rack file that cannot describe a rack; its message is one line naming the file and key."""
 
 
+class KeyedError(ValueError):
+    """A mistake found by a check across several keys, raised with the key it is about.
+
+    pydantic places an error raised by a model validator on the model itself (the whole file for `Rack`), so
+    such a check names its key here and `_one_line()` appends it to the location.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class Strict(BaseModel):
     """Base of every rack-file table: unknown keys are mistakes, not extensions."""
 
@@ -138,8 +150,9 @@ class Unit(Strict):
     def _output_within_breaker(self) -> Unit:
         allowed = min(gpm.max_output_for_breaker(self.breaker_a), self.nameplate_a)
         if self.max_output_a is not None and self.max_output_a > allowed:
-            raise ValueError(
-                f"max_output_a {self.max_output_a:g} A is over {allowed:g} A allowed on a {self.breaker_a} A breaker"
+            raise KeyedError(
+                "max_output_a",
+                f"max_output_a {self.max_output_a:g} A is over {allowed:g} A allowed on a {self.breaker_a} A breaker",
             )
         return self
 
@@ -212,64 +225,70 @@ class Rack(Strict):
         names = [u.name for u in self.units]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"unit {dupes[0]!r} is named twice")
-        for who in self.network.members:
+            raise KeyedError(f"units.{names.index(dupes[0], names.index(dupes[0]) + 1)}.name",
+                            f"unit {dupes[0]!r} is named twice")
+        for i, who in enumerate(self.network.members):
             if who not in names:
-                raise ValueError(f"network member {who!r} is not a unit of this rack")
+                key = "network.leader" if i == 0 else f"network.followers.{i - 1}"
+                raise KeyedError(key, f"network member {who!r} is not a unit of this rack")
         if self.network.leader in self.network.followers:
-            raise ValueError(f"{self.network.leader!r} cannot be leader and follower")
+            raise KeyedError("network.followers", f"{self.network.leader!r} cannot be leader and follower")
         nameplates = [self.unit(n).nameplate_a for n in self.network.members]
         problem = gpm.limit_error(self.network.limit_a, nameplates)
         if problem:
-            raise ValueError(problem)
+            raise KeyedError("network.limit_a", problem)
         self._check_references()
         self._check_lines_unique()
         return self
 
     def _check_references(self) -> None:
-        def need(unit: Unit, ref: str, role: str) -> None:
+        def need(at: str, unit: Unit, ref: str, role: str) -> None:
             inst = self.instruments.get(ref)
             if inst is None:
-                raise ValueError(f"unit {unit.name!r} names instrument {ref!r}, which is not in [instruments]")
+                raise KeyedError(at, f"unit {unit.name!r} names instrument {ref!r}, which is not in [instruments]")
             if ROLE_OF_DRIVER[inst.driver] != role:
-                raise ValueError(f"unit {unit.name!r} uses {ref!r} as {role}, but it is a {inst.driver}")
+                raise KeyedError(at, f"unit {unit.name!r} uses {ref!r} as {role}, but it is a {inst.driver}")
 
         loads: dict[str, str] = {}
         elements: dict[tuple[str, int], str] = {}
-        for u in self.units:
-            need(u, u.load, "load")
-            need(u, u.analyzer.instrument, "analyzer")
-            need(u, u.pilot.instrument, "labjack")
-            need(u, u.breaker_relay.instrument, "labjack")
-            need(u, u.wifi_relay.instrument, "labjack")
+        for i, u in enumerate(self.units):
+            at = f"units.{i}"
+            need(f"{at}.load", u, u.load, "load")
+            need(f"{at}.analyzer.instrument", u, u.analyzer.instrument, "analyzer")
+            need(f"{at}.pilot.instrument", u, u.pilot.instrument, "labjack")
+            need(f"{at}.breaker_relay.instrument", u, u.breaker_relay.instrument, "labjack")
+            need(f"{at}.wifi_relay.instrument", u, u.wifi_relay.instrument, "labjack")
             if u.console is not None:
-                need(u, u.console, "console")
+                need(f"{at}.console", u, u.console, "console")
             if u.load in loads:
-                raise ValueError(f"load {u.load!r} is wired to both {loads[u.load]!r} and {u.name!r}")
+                raise KeyedError(f"{at}.load", f"load {u.load!r} is wired to both {loads[u.load]!r} and {u.name!r}")
             loads[u.load] = u.name
             key = (u.analyzer.instrument, u.analyzer.element)
             if key in elements:
-                raise ValueError(
+                raise KeyedError(
+                    f"{at}.analyzer.element",
                     f"analyzer element {key[1]} of {key[0]!r} measures both {elements[key]!r} and {u.name!r}")
             elements[key] = u.name
         if self.unit(self.network.leader).console is None:
-            raise ValueError(f"leader {self.network.leader!r} needs a console to be commissioned")
+            at = f"units.{[u.name for u in self.units].index(self.network.leader)}.console"
+            raise KeyedError(at, f"leader {self.network.leader!r} needs a console to be commissioned")
 
     def _check_lines_unique(self) -> None:
         used: dict[tuple[str, str], str] = {}
-        for u in self.units:
+        for i, u in enumerate(self.units):
             p = u.pilot
             lines = [
-                (p.instrument, p.b_line, "pilot b_line"),
-                (p.instrument, p.c_line, "pilot c_line"),
-                (p.instrument, p.duty_line, "pilot duty_line"),
-                (u.breaker_relay.instrument, u.breaker_relay.line, "breaker_relay"),
-                (u.wifi_relay.instrument, u.wifi_relay.line, "wifi_relay"),
+                (p.instrument, p.b_line, "pilot.b_line"),
+                (p.instrument, p.c_line, "pilot.c_line"),
+                (p.instrument, p.duty_line, "pilot.duty_line"),
+                (u.breaker_relay.instrument, u.breaker_relay.line, "breaker_relay.line"),
+                (u.wifi_relay.instrument, u.wifi_relay.line, "wifi_relay.line"),
             ]
             for inst, line, what in lines:
                 key = (inst, line)
                 if key in used:
-                    raise ValueError(f"line {line} of {inst!r} is used twice: {used[key]} and {u.name} {what}")
+                    raise KeyedError(f"units.{i}.{what}",
+                                    f"line {line} of {inst!r} is used twice: {used[key]} and {u.name} {what}")
                 used[key] = f"{u.name} {what}"
 
     def unit(self, name: str) -> Unit:
@@ -299,7 +318,11 @@ def import_model(spec: str) -> type:
 def _one_line(path: Path, exc: ValidationError) -> str:
     """The first validation error as `file: key.path: reason`, with pydantic's chatter removed."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    parts = [str(p) for p in err["loc"]]
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, KeyedError):
+        parts.append(cause.key)
+    loc = ".".join(parts) or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -313,6 +336,10 @@ def load_rack(path: str | Path, overrides: dict | None = None) -> Rack:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RackFileError(f"{path}: no such rack file") from None
+    except OSError as exc:
+        raise RackFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RackFileError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise RackFileError(f"{path}: not valid TOML: {exc}") from None
     for key, value in (overrides or {}).items():

@@ -54,9 +54,15 @@ def duty_to_amps(duty_pct: float | None) -> float | None:
 
 
 def amps_to_duty(amps: float) -> float:
-    """Duty cycle (percent) that advertises `amps`; refuses values no PWM can advertise."""
+    """Duty cycle (percent) that advertises `amps`; refuses values no PWM can advertise.
+
+    The two ranges leave a gap: 85 % advertises 51 A and the first duty above it already (85 − 64) × 2.5 =
+    52.5 A, so nothing over 51 A and up to 52.5 A can be advertised (85 % reads back as 51 A, not 52.5 A).
+    """
     if amps < MIN_OFFER_A or amps > 80.0:
         raise ValueError(f"{amps:g} A cannot be advertised on the pilot (6 A to 80 A)")
+    if 51.0 < amps <= 52.5:
+        raise ValueError(f"{amps:g} A cannot be advertised on the pilot (85 % gives 51 A, any higher duty over 52.5 A)")
     if amps <= 51.0:
         return amps / 0.6
     return amps / 2.5 + 64.0

@@ -20,7 +20,7 @@ runs standalone on its own configuration. A network that is not enabled offers n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rig.sim.firmware_api import Board
@@ -42,6 +42,10 @@ SATURATED_MARGIN = 1.0
 """A vehicle drawing within this of its allocation is taken to want more."""
 SPARE_MARGIN = 2.0
 """A vehicle drawing less than its allocation minus this gives the rest back, keeping this much headroom."""
+SETTLE_S = 8.0
+"""After a raise, the vehicle gets this long to take it up before unused current is taken back."""
+CONFIRM_S = 2.5
+"""An allocation sent this recently may be in force at the follower even if its last status says otherwise."""
 
 
 @dataclass
@@ -57,6 +61,9 @@ class Peer:
     current: float = 0.0
     alloc: float | None = None
     reserve: float = 0.0
+    raised_at: float = -1e9
+    sent: list[tuple[float, float]] = field(default_factory=list)
+    """Allocations sent lately, (time, amps): kept until the follower has surely applied the newest."""
 
     def online(self, now: float) -> bool:
         return now - self.last_seen < LOSS_S
@@ -83,6 +90,7 @@ class ReferenceFirmware:
         self.lost_since: float | None = None
         # leader
         self.peers: dict[str, Peer] = {}
+        self.me = Peer(board.name, board.capability_a, board.nameplate_a)
         if self.role == "leader":
             for name in self.nv.get("followers", []):
                 self.peers[name] = Peer(name, cap=board.capability_a, nameplate=board.nameplate_a)
@@ -267,26 +275,29 @@ class ReferenceFirmware:
 
     def _leader_tick(self, now: float) -> None:
         me = self.board.name
-        self_peer = Peer(me, self.board.capability_a, self.board.nameplate_a, last_seen=now,
-                         state=self.board.pilot_state(), offer=self.offer,
-                         current=self.board.measured_current(), alloc=self.offer)
+        self_peer = self.me
+        self_peer.last_seen, self_peer.state = now, self.board.pilot_state()
+        self_peer.offer, self_peer.current = self.offer, self.board.measured_current()
         if now >= self.next_control:
             self.next_control = now + HEARTBEAT_S
             allocs = self._allocate(now, self_peer)
             self.apply(allocs.get(me))
             limit, size, enabled = float(self.nv.get("limit", 0)), self.size(), bool(self.nv.get("enabled"))
             for peer in self.peers.values():
+                peer.sent = [(t, a) for t, a in peer.sent if now - t < CONFIRM_S] + [(now, peer.alloc or 0.0)]
                 self.board.send(peer.name, {"type": "alloc", "amps": peer.alloc, "limit": limit, "size": size,
                                             "enabled": enabled})
         elif self.offer is not None:
             self.apply(self.offer)  # follow the vehicle leaving or pausing at once
 
-    def _want(self, peer: Peer) -> float:
+    def _want(self, peer: Peer, now: float) -> float:
         """What a member's vehicle would use: all it can get if it takes what it has, else what it draws."""
         if peer.state != "C" or peer.alloc is None:
             return MIN_OFFER
         if peer.current >= peer.alloc - SATURATED_MARGIN:
             return peer.cap
+        if now - peer.raised_at < SETTLE_S:
+            return peer.alloc
         if peer.current < peer.alloc - SPARE_MARGIN:
             return max(MIN_OFFER, peer.current + SPARE_MARGIN)
         return peer.alloc
@@ -310,7 +321,7 @@ class ReferenceFirmware:
         for p in online:
             p.reserve = 0.0
         active = [p for p in online if p.state in ("B", "C")]
-        targets = self._share(available, active)
+        targets = self._share(available, active, now)
         for p in online:
             if p not in active:
                 p.alloc = None
@@ -320,13 +331,15 @@ class ReferenceFirmware:
             if t is None or (p.alloc is not None and t < p.alloc):
                 p.alloc = t
         committed = sum(self._committed(p) for p in online)
-        self._raise(active, targets, available - committed)
+        self._raise(active, targets, available - committed, now)
         return {p.name: p.alloc for p in members}
 
     def _committed(self, p: Peer) -> float:
-        return max(p.alloc or 0.0, p.offer or 0.0, p.current)
+        """The most this member may be offering or drawing right now, as far as the leader can know."""
+        recent = max((a for _, a in p.sent), default=0.0)
+        return max(p.alloc or 0.0, recent, p.offer or 0.0, p.current)
 
-    def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float) -> None:
+    def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float, now: float) -> None:
         for p in active:
             t = targets.get(p.name)
             if t is None or (p.alloc is not None and t <= p.alloc):
@@ -336,9 +349,10 @@ class ReferenceFirmware:
             if step < MIN_OFFER or (p.alloc is not None and step <= p.alloc):
                 continue
             p.alloc = step
+            p.raised_at = now
             headroom -= max(0.0, step - before)
 
-    def _share(self, available: float, active: list[Peer]) -> dict[str, float | None]:
+    def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
         """Water-fill `available` over the active members: 6 A each first, then up to what each wants."""
         targets: dict[str, float | None] = {}
         served = []
@@ -347,7 +361,7 @@ class ReferenceFirmware:
                 served.append(p)
             else:
                 targets[p.name] = None
-        want = {p.name: max(MIN_OFFER, min(self._want(p), p.cap)) for p in served}
+        want = {p.name: max(MIN_OFFER, min(self._want(p, now), p.cap)) for p in served}
         give = {p.name: MIN_OFFER for p in served}
         left = available - MIN_OFFER * len(served)
         hungry = [p.name for p in served if want[p.name] > give[p.name]]

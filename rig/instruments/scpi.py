@@ -7,6 +7,8 @@ that can fail, and every transport failure turned into a one-line InstrumentErro
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 from functools import lru_cache
 from typing import Any
@@ -28,6 +30,7 @@ class ScpiInstrument:
     def __init__(self, name: str, address: str, timeout_s: float = 2.0) -> None:
         self.name = name
         self.address = address
+        self._sock: socket.socket | None = None
         try:
             self._res = resource_manager().open_resource(
                 address, read_termination="\n", write_termination="\n", timeout=int(timeout_s * 1000)
@@ -35,6 +38,7 @@ class ScpiInstrument:
         except Exception as exc:  # pyvisa raises several unrelated types for a missing instrument
             raise InstrumentError(name, f"cannot open {address}: {exc}") from None
         self._set_nodelay()
+        self._check_connected()
 
     def _set_nodelay(self) -> None:
         try:
@@ -44,10 +48,37 @@ class ScpiInstrument:
             return
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = sock
+
+    def _check_connected(self) -> None:
+        """pyvisa-py takes a refused connection for an open one (it never reads SO_ERROR after its
+        non-blocking connect), so the error would only surface on the first command."""
+        if self._sock is None:
+            return
+        try:
+            err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError as exc:
+            err = exc.errno or 0
+        if err:
+            self.close()
+            raise InstrumentError(self.name, f"cannot open {self.address}: {os.strerror(err)}")
+
+    def _peer_closed(self) -> bool:
+        """Whether a socket instrument has closed its end: pyvisa-py reads the end of stream as silence and
+        reports a timeout, which would send whoever reads the report looking for a hung instrument."""
+        if self._sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+            return bool(readable) and self._sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _fail(self, what: str, exc: BaseException) -> InstrumentError:
         text = str(exc)
         if "timeout" in text.lower() or "VI_ERROR_TMO" in text:
+            if self._peer_closed():
+                return InstrumentError(self.name, f"{self.address} closed the connection during {what!r}")
             return InstrumentTimeout(self.name, f"no answer to {what!r} at {self.address}")
         return InstrumentError(self.name, f"{what!r} at {self.address} failed: {text or type(exc).__name__}")
 

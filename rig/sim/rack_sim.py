@@ -8,6 +8,7 @@ ports filled in. From then on the rig talks to it exactly as it talks to a lab r
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from rig.config import Rack, import_model
@@ -103,10 +104,12 @@ class SimulatedRack:
         raise SimulationError(f"{name}: no simulated device for driver {inst.driver!r}")
 
     def stop(self) -> None:
-        for server in self.servers.values():
-            server.stop()
-        for api in self.api_servers.values():
-            api.stop()
+        """Stop every server at once: each waits up to one poll interval, so in turn they would add up."""
+        stoppers = [threading.Thread(target=s.stop) for s in [*self.servers.values(), *self.api_servers.values()]]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(timeout=5)
         for identifier in self.labjacks:
             ljm_standin.unregister(identifier)
         self.servers.clear()

@@ -1,0 +1,36 @@
+# Every target creates .venv itself from pyproject.toml; nothing is installed by hand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RACK   ?= racks/sim-6.toml
+RESULTS := reports/allure-results
+
+.PHONY: nightly test bench lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+		|| { echo "rig needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+## nightly: the nightly test plan against RACK (default: the simulated six-unit rack); Allure results in reports/
+nightly: $(STAMP)
+	$(BIN)/pytest testplans --rack $(RACK) --alluredir $(RESULTS) --clean-alluredir \
+		--junitxml reports/junit.xml -q
+
+## test: the rig's own tests, lint included
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest tests -q
+
+## bench: speed and memory figures, printed as `name: value` lines
+bench: $(STAMP)
+	$(BIN)/python -m rig.bench --rack $(RACK)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) reports/allure-results reports/traces reports/junit.xml

@@ -1,0 +1,81 @@
+"""A unit that loses its leader falls back to its fair share.
+
+Seed 000 (Fallback (Fair) Limit): "The maximum safe fallback current for a unit if communication is lost. Equal
+to (network limit) / (network size) bounded to within a single unit's capability."
+
+Each scenario lets the leader share the limit unevenly (a few vehicles, so a follower is given more than its
+fair share), then cuts a follower off: by cutting its own Wi-Fi, the leader's Wi-Fi, or tripping the leader's
+breaker. The cut-off followers must be at or under their fair limit by the fallback budget and stay there until
+the link returns; the network limit must hold throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from rig.checks import fair_fallback, network_limit
+from rig.fixtures.plugin import expect
+from rig.rack import Rack
+
+
+@dataclass(frozen=True)
+class Scenario:
+    size: int
+    limit_a: float
+    demands: tuple[float, ...]
+    """Vehicle demand per network unit in order, leader first (0 = no vehicle)."""
+    cut: str
+    """"follower-wifi:<index>", "leader-wifi" or "leader-breaker"."""
+
+
+SCENARIOS = {
+    "2u-follower-wifi": Scenario(2, 60, (0, 48), "follower-wifi:1"),
+    "2u-leader-breaker": Scenario(2, 50, (16, 48), "leader-breaker"),
+    "3u-follower-wifi": Scenario(3, 60, (0, 48, 0), "follower-wifi:1"),
+    "3u-leader-wifi": Scenario(3, 90, (0, 48, 48), "leader-wifi"),
+    "3u-leader-breaker": Scenario(3, 60, (48, 48, 0), "leader-breaker"),
+    "4u-follower-wifi-busy": Scenario(4, 80, (48, 48, 48, 48), "follower-wifi:3"),
+    "4u-follower-wifi-alone": Scenario(4, 100, (0, 0, 48, 16), "follower-wifi:2"),
+    "4u-leader-breaker": Scenario(4, 120, (48, 0, 48, 0), "leader-breaker"),
+    "5u-follower-wifi": Scenario(5, 90, (16, 48, 0, 0, 48), "follower-wifi:4"),
+    "5u-leader-wifi": Scenario(5, 60, (0, 48, 0, 32, 0), "leader-wifi"),
+    "6u-follower-wifi": Scenario(6, 120, (0, 48, 0, 0, 0, 48), "follower-wifi:5"),
+    "6u-leader-breaker": Scenario(6, 72, (48, 48, 0, 0, 0, 0), "leader-breaker"),
+}
+
+CONNECTED_S = 45.0
+CUT_S = 45.0
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_cut_off_units_fall_back_to_their_fair_limit(rack: Rack, scenario: Scenario) -> None:
+    units = [u.name for u in rack.config.units][: scenario.size]
+    leader = units[0]
+    rack.commission(leader, units[1:], scenario.limit_a)
+    for unit, demand in zip(units, scenario.demands, strict=True):
+        if demand > 0:
+            rack.plug(unit, demand)
+            rack.wait(2)
+    rack.wait(CONNECTED_S)
+    kind, _, index = scenario.cut.partition(":")
+    if kind == "follower-wifi":
+        target = units[int(index)]
+        given = rack.last.pilot[target] if rack.last else None
+        assert given is not None and given > rack.fair_limit(target), (
+            f"scenario does not test the rule: {target} is given {given} A, not more than its fair limit")
+        rack.cut_wifi(target)
+        rack.wait(CUT_S)
+        rack.restore_wifi(target)
+    elif kind == "leader-wifi":
+        rack.cut_wifi(leader)
+        rack.wait(CUT_S)
+        rack.restore_wifi(leader)
+    else:
+        rack.trip_breaker(leader)
+        rack.wait(CUT_S)
+        rack.restore_breaker(leader)
+    rack.wait(40)
+    expect(fair_fallback(rack.trace, rack.budgets, rack.tolerance_a))
+    expect(network_limit(rack.trace, rack.budgets, rack.tolerance_a))

@@ -1,0 +1,64 @@
+"""A removed unit holds 6 A until its breaker is cycled.
+
+Seed 000 (Expected Behaviors): "Removing a Wall Connector from a network will temporarily set that device's max
+output to 6 amps. Cycle circuit breaker to reset Wall Connector to original configuration setting."
+
+Each scenario charges a vehicle that wants more than 6 A on a follower, removes that follower at the leader,
+and later cycles its breaker. The removed unit must advertise and draw at most 6 A from the removal budget until
+the breaker trips, and offer its configured maximum again within the reboot budget after the breaker closes.
+The rest of the network must keep its limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from rig.checks import network_limit, removal_hold
+from rig.fixtures.plugin import expect
+from rig.rack import Rack
+
+
+@dataclass(frozen=True)
+class Scenario:
+    size: int
+    limit_a: float
+    removed: int
+    """Index of the follower removed (1 = first follower)."""
+    demands: tuple[float, ...]
+    """Vehicle demand per network unit in order, leader first (0 = no vehicle)."""
+
+
+SCENARIOS = {
+    "2u-alone": Scenario(2, 60, 1, (0, 48)),
+    "2u-shared": Scenario(2, 40, 1, (48, 48)),
+    "3u-busy": Scenario(3, 90, 2, (48, 48, 48)),
+    "3u-small-limit": Scenario(3, 18, 1, (0, 48, 48)),
+    "4u-mixed": Scenario(4, 100, 3, (16, 0, 48, 32)),
+    "5u-middle": Scenario(5, 60, 2, (48, 0, 48, 0, 48)),
+    "6u-last": Scenario(6, 120, 5, (48, 48, 0, 0, 0, 40)),
+    "6u-first": Scenario(6, 200, 1, (48, 48, 48, 48, 48, 48)),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_removed_unit_holds_6a_until_breaker_cycle(rack: Rack, scenario: Scenario) -> None:
+    units = [u.name for u in rack.config.units][: scenario.size]
+    rack.commission(units[0], units[1:], scenario.limit_a)
+    for unit, demand in zip(units, scenario.demands, strict=True):
+        if demand > 0:
+            rack.plug(unit, demand)
+            rack.wait(2)
+    rack.wait(40)
+    removed = units[scenario.removed]
+    given = rack.last.pilot[removed] if rack.last else None
+    assert given is not None and given > 6.0, f"scenario does not test the rule: {removed} is offered {given} A"
+    rack.remove_unit(removed)
+    rack.wait(40)
+    rack.trip_breaker(removed)
+    rack.wait(5)
+    rack.restore_breaker(removed)
+    rack.wait(rack.budgets.reboot_s + 5)
+    expect(removal_hold(rack.trace, rack.budgets, rack.tolerance_a))
+    expect(network_limit(rack.trace, rack.budgets, rack.tolerance_a))
