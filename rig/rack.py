@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rig import gpm
 from rig.budgets import Budgets, Manifest
@@ -28,6 +28,15 @@ from rig.vehicle import Vehicle
 
 STARTUP_S = 8.0
 """Rack time allowed after opening for freshly powered units to boot before they are spoken to."""
+
+
+class RackListener(Protocol):
+    """Something that follows the rack as it runs (live progress, report steps, the protection interlock).
+    Both methods are optional in practice: implement the ones you need, leave the other a no-op."""
+
+    def on_sample(self, rack: Rack, sample: Sample) -> None: ...
+
+    def on_event(self, rack: Rack, event: Event) -> None: ...
 
 
 class ConditionTimeout(AssertionError):
@@ -83,6 +92,7 @@ class Rack:
         }
         self.writer = TraceWriter(trace_path, header)
         self.last: Sample | None = None
+        self.listeners: list[RackListener] = []
 
     # -- set-up ------------------------------------------------------------------------------------------
 
@@ -167,11 +177,16 @@ class Rack:
             self.inst.loads[self.units[unit].load].set_current(vehicle.step(now, pilot.get(unit)))
         self.last = Sample(now, pilot, current, state)
         self.writer.sample(self.last)
+        for listener in self.listeners:
+            listener.on_sample(self, self.last)
 
     # -- actions -------------------------------------------------------------------------------------------
 
     def _event(self, action: str, unit: str | None = None, **data: Any) -> None:
-        self.writer.event(Event(self.now, action, unit, data))
+        event = Event(self.now, action, unit, data)
+        self.writer.event(event)
+        for listener in self.listeners:
+            listener.on_event(self, event)
 
     def _unit(self, name: str) -> Any:
         if name not in self.units:
