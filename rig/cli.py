@@ -11,7 +11,10 @@ import sys
 from collections.abc import Callable
 
 from rig.config import RackFileError, load_rack
+from rig.doctor import setup_doctor
+from rig.gate import add_gate_parser
 from rig.instruments.errors import InstrumentError
+from rig.unit_report import setup_unit
 
 
 def cmd_check_rack(args: argparse.Namespace) -> int:
@@ -34,7 +37,7 @@ def _check_rack_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_check_rack)
 
 
-SUBCOMMANDS: list[SubcommandSetup] = [_check_rack_parser]
+SUBCOMMANDS: list[SubcommandSetup] = [_check_rack_parser, setup_doctor, setup_unit, add_gate_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

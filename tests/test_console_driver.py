@@ -79,6 +79,9 @@ def test_transcript_records_each_exchange(console: ServiceConsole) -> None:
 
 
 def test_commands_reach_the_firmware(console: ServiceConsole, world: World) -> None:
+    assert console.command("gpm form wc2,wc3") == "ERR no Wi-Fi password for wc2,wc3"
+    assert console.command("gpm pair wc2 password-of-wc2") == "OK"
+    assert console.command("gpm pair wc3 password-of-wc3") == "OK"
     assert console.command("gpm form wc2,wc3") == "OK rebooting"
     assert world.units["wc1"].firmware.nv["role"] == "leader"
     assert console.command("gpm limit lots") == "ERR limit is not a number"

@@ -35,11 +35,19 @@ class Chroma63800:
         self._scpi.check_errors(f"CURR {amps:.2f}")
         self._setpoint = amps
 
+    def reopen(self) -> None:
+        """A fresh connection; the setpoint is written again on the next set_current()."""
+        self._scpi.reopen()
+        self._setpoint = None
+
     def on(self) -> None:
+        """Switch the load on; a load that refuses (protection latched, remote off) says why in SYST:ERR?."""
         self._scpi.write("LOAD ON")
+        self._scpi.check_errors("LOAD ON")
 
     def off(self) -> None:
         self._scpi.write("LOAD OFF")
+        self._scpi.check_errors("LOAD OFF")
 
     def is_on(self) -> bool:
         return self._scpi.query("LOAD?").strip() in ("1", "ON")

@@ -3,6 +3,12 @@
 The driver is handed the `ljm` module rather than importing it, so the lab passes `labjack.ljm` and a laptop
 passes the simulated stand-in: the code below is the same for both (DESIGN rule 1). Line writes for several
 relays go out in one `eWriteNames` call; all pilots are read in one `eReadNames` call per tick.
+
+Timeouts: LJM keeps its own, process-wide, so a T7 that stops answering cannot hang the night either. Every call
+returns or raises `LJMError` within `LJM_USB_SEND_RECEIVE_TIMEOUT_MS` / `LJM_ETHERNET_SEND_RECEIVE_TIMEOUT_MS`
+(2600 ms by default; `LJM_ETHERNET_OPEN_TIMEOUT_MS` 1000 ms to open over Ethernet). Change them, if ever needed,
+with `ljm.writeLibraryConfigS(...)` or LJM's configuration file, not here; the rack file's `timeout_s` does not
+apply to a T7. A missing native library (`libLabJackM`) surfaces on the first call and is reported with the fix.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from rig.instruments.errors import InstrumentError
+from rig.instruments.errors import InstrumentError, InstrumentGarbage, InstrumentTimeout
 from rig.pilot import PilotState
 
 PULSE_WIDTH_IN = 5
@@ -20,6 +26,13 @@ PULSE_WIDTH_IN = 5
 
 _DIO_OFFSET = {"FIO": 0, "EIO": 8, "CIO": 16, "MIO": 20}
 NATIVE_HINT = "the native LJM library is missing: install LJM from LabJack's installer on the lab PC"
+
+
+_LJM_KINDS: dict[int | str, type[InstrumentError]] = {
+    1302: InstrumentTimeout, "LJME_NO_RESPONSE_BYTES_RECEIVED": InstrumentTimeout,
+    1303: InstrumentGarbage, "LJME_INCORRECT_NUM_RESPONSE_BYTES_RECEIVED": InstrumentGarbage,
+}
+"""LJM errors that are a timeout or a garbled reply, by code and by name (the rest are InstrumentError)."""
 
 
 def dio_number(line: str) -> int:
@@ -67,7 +80,9 @@ class LabJackT7:
                 text = getattr(exc, "errorString", "") or str(exc)
                 code = getattr(exc, "errorCode", None)
                 where = f" (LJM error {code})" if code is not None else ""
-                raise InstrumentError(self.name, f"{function} on T7 {self.identifier}: {text}{where}") from None
+                kind = _LJM_KINDS.get(code) or next((k for n, k in _LJM_KINDS.items() if str(n) in text),
+                                                    InstrumentError)
+                raise kind(self.name, f"{function} on T7 {self.identifier}: {text}{where}") from None
             raise InstrumentError(self.name, f"{function} on T7 {self.identifier}: {exc}") from None
 
     @property
@@ -76,8 +91,17 @@ class LabJackT7:
             raise InstrumentError(self.name, "T7 is closed")
         return self._handle
 
+    def reopen(self) -> None:
+        """Close the handle and open the T7 again; its lines and extended features keep their configuration."""
+        self.close()
+        self._handle = self._call("openS", "T7", "ANY", self.identifier)
+
     def serial_number(self) -> int:
         return int(self._call("eReadName", self.handle, "SERIAL_NUMBER"))
+
+    def product_id(self) -> int:
+        """The device's PRODUCT_ID register: 7 for a T7 (4 for a T4, 8 for a T8)."""
+        return int(self._call("eReadName", self.handle, "PRODUCT_ID"))
 
     def write_lines(self, lines: dict[str, bool]) -> None:
         """Energise (True) or release (False) relay lines, all in one call."""

@@ -30,15 +30,38 @@ class ScpiInstrument:
     def __init__(self, name: str, address: str, timeout_s: float = 2.0) -> None:
         self.name = name
         self.address = address
+        self.timeout_s = timeout_s
         self._sock: socket.socket | None = None
+        self._open()
+
+    def _open(self) -> None:
+        self._sock = None
+        self._resolve()
         try:
             self._res = resource_manager().open_resource(
-                address, read_termination="\n", write_termination="\n", timeout=int(timeout_s * 1000)
+                self.address, read_termination="\n", write_termination="\n", timeout=int(self.timeout_s * 1000),
+                open_timeout=int(self.timeout_s * 1000),  # pyvisa-py's connect otherwise waits 10 s
             )
         except Exception as exc:  # pyvisa raises several unrelated types for a missing instrument
-            raise InstrumentError(name, f"cannot open {address}: {exc}") from None
+            raise InstrumentError(self.name, f"cannot open {self.address}: {exc}") from None
         self._set_nodelay()
         self._check_connected()
+
+    def _resolve(self) -> None:
+        """Resolve a socket resource's host first: pyvisa-py leaves its socket open when the name does not
+        resolve (until the garbage collector finds it), so a night retrying a missing host would leak one each."""
+        parts = self.address.split("::")
+        if len(parts) == 4 and parts[0].upper().startswith("TCPIP") and parts[3].upper() == "SOCKET":
+            try:
+                socket.getaddrinfo(parts[1], parts[2], type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as exc:
+                raise InstrumentError(self.name, f"cannot open {self.address}: host {parts[1]!r} does not resolve "
+                                                 f"({exc})") from None
+
+    def reopen(self) -> None:
+        """Close the connection and open a fresh one (after a timeout, garbage or a dropped connection)."""
+        self.close()
+        self._open()
 
     def _set_nodelay(self) -> None:
         try:

@@ -410,6 +410,19 @@ class UnitApi:
         """Counters since manufacture."""
         return self._read(Lifetime)
 
+    def body(self, endpoint: str) -> dict[str, Any]:
+        """One endpoint's reply as a dict, read as leniently as a typed read (bare nan, cut-off body) but not
+        checked against its record: for showing what a unit said when it does not fit the record."""
+        url = self.base_url + endpoint
+        try:
+            return parse_body(self._get(endpoint, url).decode("utf-8", "replace"), self.name)
+        except InstrumentGarbage as exc:
+            raise InstrumentGarbage(self.name, f"GET {url}: {exc.message}") from None
+
+    def reopen(self) -> None:
+        """Each call opens its own connection, so there is nothing to reopen but a closed driver."""
+        self._closed = False
+
     def close(self) -> None:
         """No connection outlives a call; this only refuses further calls, so a stale driver is noticed."""
         self._closed = True

@@ -45,6 +45,10 @@ class YokogawaWT:
         self._scpi.check_errors(":NUMeric:NORMal:ITEM")
         self._count = len(elements)
 
+    def reopen(self) -> None:
+        """A fresh connection; the numeric items stay configured in the instrument."""
+        self._scpi.reopen()
+
     def read_currents(self) -> list[float]:
         return parse_values(self._scpi.query(":NUMeric:NORMal:VALue?"), self._count, self.name)
 

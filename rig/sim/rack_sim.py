@@ -7,6 +7,7 @@ ports filled in. From then on the rig talks to it exactly as it talks to a lab r
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from rig.config import Rack, import_model
 from rig.sim import ljm_standin
 from rig.sim.api_server import UnitApiServer
+from rig.sim.can_ev import SimulatedEvEmulator
 from rig.sim.chroma_load import ChromaLoad
 from rig.sim.console_device import ServiceConsole
 from rig.sim.line_server import LineServer
@@ -24,6 +26,8 @@ _VISA_SOCKET = re.compile(r"^TCPIP0?::(127\.0\.0\.1|localhost)::(\d+)::SOCKET$",
 _SOCKET_URL = re.compile(r"^socket://(127\.0\.0\.1|localhost):(\d+)$")
 _HTTP_URL = re.compile(r"^http://(127\.0\.0\.1|localhost):(\d+)/?$")
 
+
+_virtual_channels = itertools.count(1)
 
 POWER_ON_S = 10.0
 """World time that has passed since the rack was switched on when the rig opens it."""
@@ -52,6 +56,7 @@ class SimulatedRack:
         self.servers: dict[str, Any] = {}
         self.api_servers: dict[str, UnitApiServer] = {}
         self.labjacks: dict[str, ljm_standin.SimulatedT7] = {}
+        self.bound: Rack | None = None
 
     @property
     def clock(self) -> Any:
@@ -73,7 +78,8 @@ class SimulatedRack:
             raise
         # the rack is switched on before the night starts: the units have booted when the rig first looks
         self.world.advance(POWER_ON_S)
-        return self.rack.model_copy(update={"instruments": instruments, "units": units})
+        self.bound = self.rack.model_copy(update={"instruments": instruments, "units": units})
+        return self.bound
 
     def _serve(self, name: str, inst: Any, index: int) -> str:
         if inst.driver == "chroma63800":
@@ -101,6 +107,14 @@ class SimulatedRack:
             ljm_standin.register(inst.address, device)
             self.labjacks[inst.address] = device
             return inst.address
+        if inst.driver == "can_ev_emulator":
+            if inst.can_interface != "virtual":
+                raise SimulationError(f"{name}: CAN interface {inst.can_interface!r} is not one the simulated rack "
+                                      f"can serve (use can_interface = \"virtual\")")
+            # a channel of its own per start, as port 0 is: frames of an earlier rack never reach this one
+            channel = f"{inst.address}-{next(_virtual_channels)}"
+            self.servers[name] = SimulatedEvEmulator(self.world, name, channel).start()
+            return channel
         raise SimulationError(f"{name}: no simulated device for driver {inst.driver!r}")
 
     def stop(self) -> None:

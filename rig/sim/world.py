@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.config import Rack
+from rig.config import CanPilotRef, Rack
 from rig.config import Unit as UnitConfig
 from rig.sim.firmware_api import TICK_S
 
@@ -245,15 +245,20 @@ class Wiring:
         self.duty: dict[tuple[str, str], SimUnit] = {}
         self.ain: dict[tuple[str, str], SimUnit] = {}
         self.console: dict[str, SimUnit] = {}
+        self.ev: dict[tuple[str, int], SimUnit] = {}
+        """CAN EV emulator nodes: (instrument, node) -> unit."""
         for cfg in rack.units:
             unit = world.units[cfg.name]
             self.load[cfg.load] = unit
             self.element[(cfg.analyzer.instrument, cfg.analyzer.element)] = unit
-            self.lines[(cfg.pilot.instrument, cfg.pilot.b_line)] = (unit, "b")
-            self.lines[(cfg.pilot.instrument, cfg.pilot.c_line)] = (unit, "c")
+            if isinstance(cfg.pilot, CanPilotRef):
+                self.ev[(cfg.pilot.instrument, cfg.pilot.node)] = unit
+            else:
+                self.lines[(cfg.pilot.instrument, cfg.pilot.b_line)] = (unit, "b")
+                self.lines[(cfg.pilot.instrument, cfg.pilot.c_line)] = (unit, "c")
+                self.duty[(cfg.pilot.instrument, cfg.pilot.duty_line)] = unit
+                self.ain[(cfg.pilot.instrument, cfg.pilot.voltage)] = unit
             self.lines[(cfg.breaker_relay.instrument, cfg.breaker_relay.line)] = (unit, "breaker")
             self.lines[(cfg.wifi_relay.instrument, cfg.wifi_relay.line)] = (unit, "wifi")
-            self.duty[(cfg.pilot.instrument, cfg.pilot.duty_line)] = unit
-            self.ain[(cfg.pilot.instrument, cfg.pilot.voltage)] = unit
             if cfg.console:
                 self.console[cfg.console] = unit
