@@ -11,19 +11,31 @@ import importlib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rig import gpm
 
-DriverName = Literal["chroma63800", "yokogawa_wt", "labjack_t7", "service_console"]
+DriverName = Literal["chroma63800", "yokogawa_wt", "labjack_t7", "service_console", "can_ev_emulator"]
 ROLE_OF_DRIVER: dict[str, str] = {
     "chroma63800": "load",
     "yokogawa_wt": "analyzer",
     "labjack_t7": "labjack",
     "service_console": "console",
+    "can_ev_emulator": "ev_emulator",
 }
+IDENTIFIES = {"chroma63800", "yokogawa_wt", "labjack_t7"}
+"""Drivers whose instrument names its model (`*IDN?`, the T7's PRODUCT_ID): only they take `model`."""
 
 T7_DIGITAL = re.compile(r"^(FIO[0-7]|EIO[0-7]|CIO[0-3]|MIO[0-2])$")
 T7_PULSE_IN = {"FIO0", "FIO1", "FIO2", "FIO3", "FIO6", "FIO7"}
@@ -61,6 +73,14 @@ class Instrument(Strict):
     ljm: str = "labjack.ljm"
     """Module providing the LJM API (labjack_t7 only); a simulated rack names the stand-in here."""
     timeout_s: float = Field(default=2.0, gt=0, le=60)
+    model: str | None = Field(default=None, min_length=1)
+    """The model the instrument must identify as (`*IDN?` model field, e.g. "63804", "WT5000"; "T7"); checked by
+    `rig doctor`."""
+    can_interface: str = Field(default="socketcan", pattern=r"^[a-z][a-z0-9_]*$")
+    """python-can interface (can_ev_emulator only): socketcan on the lab PC, virtual in simulation; the address
+    is the channel (can0, vcan0, or a virtual channel's name)."""
+    bitrate: int = Field(default=500_000, ge=10_000, le=1_000_000)
+    """CAN bitrate (can_ev_emulator only)."""
 
     @field_validator("ljm")
     @classmethod
@@ -68,6 +88,12 @@ class Instrument(Strict):
         if not re.fullmatch(r"[A-Za-z_][\w.]*", value):
             raise ValueError(f"{value!r} is not a module name")
         return value
+
+    @model_validator(mode="after")
+    def _model_is_checkable(self) -> Instrument:
+        if self.model is not None and self.driver not in IDENTIFIES:
+            raise KeyedError("model", f"a {self.driver} does not name its model; leave `model` out")
+        return self
 
 
 class LineRef(Strict):
@@ -117,6 +143,32 @@ class PilotRef(Strict):
         return value
 
 
+class CanPilotRef(Strict):
+    """The vehicle side of a unit's pilot on a CAN EV emulator: one node of it presents the states and measures
+    the pilot. Written `pilot = { instrument = "ev1", node = 1 }`."""
+
+    instrument: str
+    node: int = Field(ge=1, le=32)
+
+
+def _pilot_kind(value: Any) -> str:
+    """Which pilot a unit has: a CAN emulator's node when `node` is given, else LabJack lines."""
+    if isinstance(value, dict):
+        return _CAN_PILOT if "node" in value else _LABJACK_PILOT
+    return _CAN_PILOT if isinstance(value, CanPilotRef) else _LABJACK_PILOT
+
+
+_LABJACK_PILOT = "labjack pilot"
+_CAN_PILOT = "can pilot"
+_UNION_TAGS = {_LABJACK_PILOT, _CAN_PILOT}
+"""Tags pydantic puts in an error's location; `_one_line()` leaves them out, so a key reads as written."""
+
+AnyPilotRef = Annotated[
+    Annotated[PilotRef, Tag(_LABJACK_PILOT)] | Annotated[CanPilotRef, Tag(_CAN_PILOT)],
+    Discriminator(_pilot_kind),
+]
+
+
 class AnalyzerRef(Strict):
     """Which element of which power analyzer measures this unit's current."""
 
@@ -133,9 +185,11 @@ class Unit(Strict):
     max_output_a: float | None = Field(default=None, gt=0)
     """Branch-circuit setting; defaults to the breaker's maximum output."""
     api: str = Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")
+    api_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    """How long the unit's API may take to answer once connected (real units were seen to take seconds)."""
     load: str
     analyzer: AnalyzerRef
-    pilot: PilotRef
+    pilot: AnyPilotRef
     breaker_relay: LineRef
     wifi_relay: LineRef
     console: str | None = None
@@ -219,6 +273,12 @@ class Rack(Strict):
     instruments: dict[str, Instrument]
     units: list[Unit] = Field(min_length=1, max_length=gpm.MAX_NETWORK_SIZE)
     sim: Sim | None = None
+    trip_level_a: float | None = Field(default=None, gt=0, le=10_000)
+    """The panel's trip level: measured network current above it makes the rig put the rack in its safe state
+    at once and fail the test (the protection interlock, rig/safety.py). Not below the network limit."""
+    instrument_retries: int = Field(default=1, ge=0, le=3)
+    """How often a driver call that failed is retried on a freshly opened connection before the test is
+    broken. Commands that are not safe to repeat (pairing, reset, removal) are never retried."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Rack:
@@ -237,6 +297,9 @@ class Rack(Strict):
         problem = gpm.limit_error(self.network.limit_a, nameplates)
         if problem:
             raise KeyedError("network.limit_a", problem)
+        if self.trip_level_a is not None and self.trip_level_a < self.network.limit_a:
+            raise KeyedError("trip_level_a", f"trip level {self.trip_level_a:g} A is under the network limit "
+                             f"{self.network.limit_a:g} A: the interlock would trip a network that keeps its limit")
         self._check_references()
         self._check_lines_unique()
         return self
@@ -255,7 +318,8 @@ class Rack(Strict):
             at = f"units.{i}"
             need(f"{at}.load", u, u.load, "load")
             need(f"{at}.analyzer.instrument", u, u.analyzer.instrument, "analyzer")
-            need(f"{at}.pilot.instrument", u, u.pilot.instrument, "labjack")
+            pilot_role = "ev_emulator" if isinstance(u.pilot, CanPilotRef) else "labjack"
+            need(f"{at}.pilot.instrument", u, u.pilot.instrument, pilot_role)
             need(f"{at}.breaker_relay.instrument", u, u.breaker_relay.instrument, "labjack")
             need(f"{at}.wifi_relay.instrument", u, u.wifi_relay.instrument, "labjack")
             if u.console is not None:
@@ -277,10 +341,13 @@ class Rack(Strict):
         used: dict[tuple[str, str], str] = {}
         for i, u in enumerate(self.units):
             p = u.pilot
+            if isinstance(p, CanPilotRef):
+                pilot_lines = [(p.instrument, f"node {p.node}", "pilot.node")]
+            else:
+                pilot_lines = [(p.instrument, p.b_line, "pilot.b_line"), (p.instrument, p.c_line, "pilot.c_line"),
+                               (p.instrument, p.duty_line, "pilot.duty_line")]
             lines = [
-                (p.instrument, p.b_line, "pilot.b_line"),
-                (p.instrument, p.c_line, "pilot.c_line"),
-                (p.instrument, p.duty_line, "pilot.duty_line"),
+                *pilot_lines,
                 (u.breaker_relay.instrument, u.breaker_relay.line, "breaker_relay.line"),
                 (u.wifi_relay.instrument, u.wifi_relay.line, "wifi_relay.line"),
             ]
@@ -318,7 +385,7 @@ def import_model(spec: str) -> type:
 def _one_line(path: Path, exc: ValidationError) -> str:
     """The first validation error as `file: key.path: reason`, with pydantic's chatter removed."""
     err = exc.errors()[0]
-    parts = [str(p) for p in err["loc"]]
+    parts = [str(p) for p in err["loc"] if p not in _UNION_TAGS]
     cause = err.get("ctx", {}).get("error")
     if isinstance(cause, KeyedError):
         parts.append(cause.key)
@@ -342,6 +409,8 @@ def load_rack(path: str | Path, overrides: dict | None = None) -> Rack:
         raise RackFileError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise RackFileError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise RackFileError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     for key, value in (overrides or {}).items():
         section, _, field = key.partition(".")
         data.setdefault(section, {})[field] = value

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from rig.secrets import redact
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -71,7 +73,7 @@ class TraceWriter:
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.write(redact(json.dumps(record, separators=(",", ":"))) + "\n")  # no secret ever on disk
         self._file.flush()
 
     def sample(self, sample: Sample) -> None:

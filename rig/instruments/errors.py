@@ -7,13 +7,16 @@ instrument reports. It is never an AssertionError, so pytest and Allure report t
 
 from __future__ import annotations
 
+from rig.secrets import redact
+
 
 class InstrumentError(Exception):
-    """An instrument that did not do what it was asked; names the instrument and what happened."""
+    """An instrument that did not do what it was asked; names the instrument and what happened. The message
+    is one line with any secret (a Wi-Fi password in a console command) redacted."""
 
     def __init__(self, instrument: str, message: str) -> None:
         self.instrument = instrument
-        self.message = " ".join(str(message).split())
+        self.message = redact(" ".join(str(message).split()))
         super().__init__(f"{instrument}: {self.message}")
 
 

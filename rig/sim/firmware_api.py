@@ -24,11 +24,18 @@ these commands (any other may answer `ERR unknown command`):
 
     gpm status                  -> role=leader|follower|standalone limit=<A> enabled=0|1 size=<n>
                                    followers=<a,b> online=<a,b>  (keys a role lacks are left out)
-    gpm form <f1,f2,...>        -> pairs these followers and reboots the leader; `OK rebooting`
+    gpm pair <unit> <password>  -> the WPA2 password of <unit>'s own Wi-Fi, which the leader joins; `OK`
+    gpm form <f1,f2,...>        -> pairs these followers and reboots the leader; `OK rebooting`, or
+                                   `ERR no Wi-Fi password for <units>` when one was not given by `gpm pair`
     gpm limit <A>               -> `OK`, or `ERR ...` when A is outside 6 A per unit .. nameplates - 1 A
     gpm enable 0|1              -> `OK`
     gpm remove <unit>           -> the leader drops the unit; the unit holds 6 A until its breaker cycles
+    gpm add <unit>              -> pairs one more follower (after `gpm pair`) and reboots the leader
+    gpm output <A>              -> this unit's branch-circuit setting (6 A .. its hardware maximum); `OK`
     gpm reset                   -> forget any network and reboot as a standalone unit
+
+The test plans use `gpm add` (pairing) and `gpm output` (mixed breakers) only in the plans about them; a
+model without them still runs every other plan.
 """
 
 from __future__ import annotations

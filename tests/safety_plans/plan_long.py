@@ -1,0 +1,47 @@
+"""Plans for tests/test_sigkill.py (not collected by `pytest tests`): two short tests that finish, then a scenario
+that runs until it is killed or stopped by a signal.
+
+The long scenario publishes the simulated world's clock in a shared memory page (RIG_CLOCK_FILE) each time the
+rack's clock advances, before the tick's sample is taken and written. The page is independent of the trace
+writer and survives the process, so after a SIGKILL the outer test knows how far rack time had got and can
+compare it with the last sample the trace kept.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from typing import Any
+
+from plan_faults import world_probe  # noqa: F401  (a fixture, used by name)
+
+from rig.rack import Rack
+
+
+def test_short_one(rack: Rack) -> None:
+    rack.plug("wc1", 16)
+    rack.wait(5)
+    rack.unplug("wc1")
+
+
+def test_short_two(rack: Rack) -> None:
+    rack.wait(5)
+
+
+def test_long_scenario(world_probe: dict[str, Any], rack: Rack) -> None:  # noqa: F811
+    world_probe["sim"] = rack.sim
+    with open(os.environ["RIG_CLOCK_FILE"], "r+b") as f:
+        page = mmap.mmap(f.fileno(), 8)
+    sleep = rack.clock.sleep
+
+    def published_sleep(seconds: float) -> None:
+        sleep(seconds)
+        page[:8] = struct.pack("<d", rack.clock.now())
+
+    rack.clock.sleep = published_sleep
+    rack.commission("wc1", ["wc2"], 60)
+    rack.plug("wc1", 32)
+    rack.plug("wc2", 32)
+    rack.cut_wifi("wc2")
+    rack.wait(10_000_000)
