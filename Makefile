@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 RACK   ?= racks/sim-6.toml
 RESULTS := reports/allure-results
 
-.PHONY: nightly test bench lint clean
+.PHONY: nightly test bench lint clean report doctor
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -25,6 +25,15 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest tests -q
 
+## report: the last run's Allure results as one self-contained HTML file (reports/html/index.html), with the
+## history of earlier runs; installs the pinned Allure 3 itself (npm ci, from reports/package-lock.json)
+report: $(STAMP)
+	$(BIN)/python -m rig.report --results $(RESULTS)
+
+## doctor: check that every instrument and unit of RACK answers, is what the rack file says, and is safe
+doctor: $(STAMP)
+	$(BIN)/rig doctor --rack $(RACK)
+
 ## bench: speed and memory figures, printed as `name: value` lines
 bench: $(STAMP)
 	$(BIN)/python -m rig.bench --rack $(RACK)
@@ -33,4 +42,5 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) reports/allure-results reports/traces reports/junit.xml
+	rm -rf $(VENV) reports/allure-results reports/traces reports/junit.xml reports/html reports/node_modules \
+		reports/gate reports/gate.json reports/gate.txt

@@ -1,0 +1,142 @@
+"""`make report`: the night's Allure results as one self-contained HTML file, with history across runs.
+
+Uses Allure 3 from the npm registry, pinned in `reports/package.json` and `reports/package-lock.json` and
+installed by this command itself (`npm ci --prefix reports`, again only when the lock file changes). The
+configuration is `reports/allurerc.mjs`: the Awesome report in single-file mode, history in
+`reports/history.jsonl`. Allure 3.x always writes a Google Analytics tag into the page (allure3 issue #476; the
+`ALLURE_NO_ANALYTICS` variable, set here too, is honoured only by its Allure 2-style plugin), so the tag is cut
+out of the generated file and the file is then checked: no analytics, nothing loaded from the network. A page
+that still has either is an error, not a report.
+
+Where Node.js is missing the command says so in one line and succeeds: the results are still in
+`reports/allure-results` for any Allure to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "reports"
+MIN_NODE = (20, 0)
+
+ANALYTICS = re.compile(
+    r"\s*<script[^>]*src=\"https://www\.googletagmanager\.com/[^\"]*\"[^>]*>\s*</script>"
+    r"(\s*<script>(?:(?!</script>)[\s\S])*?gtag\((?:(?!</script>)[\s\S])*</script>)?"
+)
+"""The tag Allure 3's templates put at the end of the body: the loader script and the inline gtag() set-up."""
+
+FORBIDDEN = ("googletagmanager", "google-analytics", "gtag(", "dataLayer")
+REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+class ReportError(RuntimeError):
+    """The report could not be made; the message says why in one line."""
+
+
+def node_version(node: str) -> tuple[int, ...] | None:
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.match(r"v?(\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def ensure_allure(reports: Path = REPORTS) -> Path:
+    """Install the pinned Allure 3 from the lock file (`npm ci`) unless it is already installed from this very
+    lock file; return the `allure` executable."""
+    lock = reports / "package-lock.json"
+    if not lock.exists():
+        raise ReportError(f"{lock} is missing: the Allure version is pinned there")
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    stamp = reports / "node_modules" / ".rig-installed-from"
+    allure = reports / "node_modules" / ".bin" / "allure"
+    if not (allure.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ReportError("npm is missing (it comes with Node.js); install it and run `make report` again")
+        print(f"report: installing the pinned Allure 3 (npm ci --prefix {_rel(reports)})", flush=True)
+        proc = subprocess.run([npm, "ci", "--prefix", str(reports), "--no-audit", "--no-fund", "--ignore-scripts",
+                               "--loglevel=error"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0 or not allure.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise ReportError("npm ci failed: " + " | ".join(tail))
+        stamp.write_text(digest + "\n", encoding="utf-8")
+    return allure
+
+
+def strip_analytics(html: str) -> tuple[str, int]:
+    """The page without Allure's analytics tag, and how many tags were cut."""
+    return ANALYTICS.subn("", html)
+
+
+def check_offline(html: str) -> list[str]:
+    """What in the page would reach the network: analytics markers, remote scripts, styles or images."""
+    problems = [f"contains {marker!r}" for marker in FORBIDDEN if marker in html]
+    problems += [f"loads {m.group(0)[:80]!r}" for m in REMOTE.finditer(html)]
+    return problems
+
+
+def build(results: Path, out: Path, history: Path, reports: Path = REPORTS) -> Path:
+    """Generate the single-file report from `results` into `out`; return the HTML file."""
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        raise ReportError(f"no Allure results in {_rel(results)}: run `make nightly` (or `rig gate`) first")
+    allure = ensure_allure(reports)
+    env = {**os.environ, "ALLURE_NO_ANALYTICS": "true", "RIG_ALLURE_RESULTS": str(results),
+           "RIG_REPORT_DIR": str(out), "RIG_REPORT_HISTORY": str(history)}
+    history.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([str(allure), "generate", "--config", str(reports / "allurerc.mjs"), str(results)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    page = out / "index.html"
+    if proc.returncode != 0 or not page.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise ReportError("allure generate failed: " + " | ".join(tail))
+    html, cut = strip_analytics(page.read_text(encoding="utf-8"))
+    problems = check_offline(html)
+    if problems:
+        page.unlink()
+        raise ReportError(f"the generated page is not offline ({'; '.join(problems[:3])}); it was removed")
+    page.write_text(html, encoding="utf-8")
+    return page
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rig.report", description=__doc__.split("\n")[0])
+    p.add_argument("--results", default=str(REPORTS / "allure-results"), help="Allure results directory")
+    p.add_argument("--out", default=str(REPORTS / "html"), help="where the report goes (index.html)")
+    p.add_argument("--history", default=str(REPORTS / "history.jsonl"), help="history kept across runs")
+    args = p.parse_args(argv)
+    node = shutil.which("node")
+    version = node_version(node) if node else None
+    if version is None or version < MIN_NODE:
+        found = "is missing" if node is None else f"is too old ({'.'.join(map(str, version or ()))})"
+        print(f"report: Node.js {found}; the HTML report needs Node.js >= {MIN_NODE[0]} and npm (e.g. `apt-get "
+              f"install nodejs npm`), then `make report`. The results are in {_rel(Path(args.results))}.")
+        return 0
+    try:
+        page = build(Path(args.results).resolve(), Path(args.out).resolve(), Path(args.history).resolve())
+    except ReportError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    size = page.stat().st_size / 1e6
+    print(f"report: {_rel(page)} ({size:.1f} MB, one self-contained file; history in {_rel(Path(args.history))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
