@@ -30,14 +30,21 @@ class Budgets(BaseModel):
     """How long the measured network current may stay above limit + tolerance while vehicles respond.
     Kept under `vehicle_response_s` so that a leader raising before lowering is caught with lazy vehicles."""
 
-    reallocation_s: float = Field(default=20.0, gt=0)
-    """How long the leader may take to hand freed current to a vehicle that wants it."""
+    reallocation_s: float = Field(default=30.0, gt=0)
+    """How long the leader may take to share anew after a change (a vehicle arrives, leaves or tapers). A
+    leader changes a pilot at most every 5 s (IEC 61851-1) and must lower before it raises, so a change that
+    needs a lower, a slow vehicle's response and a raise takes a few of those steps."""
 
     removal_s: float = Field(default=5.0, gt=0)
     """A removed unit advertises at most 6 A this long after the removal command."""
 
     reboot_s: float = Field(default=40.0, gt=0)
     """From power back (breaker closed) until a unit offers its configured current again."""
+
+    utilisation_tolerance_a: float = Field(default=10.0, ge=0)
+    """How much of the limit a fully demanded network may leave unused once settled. A leader that shares by
+    demand keeps a little headroom on vehicles that draw less than offered (2 A on each of five would be 10 A).
+    Set per build; a leader that never gives back a finished vehicle's share wastes far more."""
 
     pilot_tolerance_a: float = Field(default=0.1, ge=0)
     """Pilot measurement and PWM rounding allowance on any advertised current."""
@@ -51,6 +58,10 @@ class Manifest(BaseModel):
     build: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+")
     budgets: Budgets = Field(default_factory=Budgets)
+    model: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """Simulated racks only: the firmware model (`module:Class`) that stands for this build, in place of the
+    rack file's [sim] model (`--firmware-model` still wins). Ignored on a real rack, where the units run what
+    is flashed and the version check is what ties them to this manifest."""
 
 
 def load_manifest(path: str | Path) -> Manifest:

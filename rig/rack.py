@@ -18,16 +18,34 @@ from typing import Any, Protocol
 
 from rig import gpm
 from rig.budgets import Budgets, Manifest
+from rig.checks import Timeline, firmware_requirement
 from rig.clock import WallClock
 from rig.config import Rack as RackConfig
 from rig.instruments.errors import InstrumentError
 from rig.instruments.factory import Instruments, open_instruments
+from rig.instruments.pilot_port import PilotPort, pilot_ports
 from rig.pilot import PilotState, duty_to_amps, state_from_volts
+from rig.safety import (
+    LoadGuard,
+    ProtectionInterlock,
+    RackSafety,
+    guard_instruments,
+    leave_safe,
+    refuse_if_in_use,
+    retry_notifier,
+    take_charge,
+)
+from rig.secrets import wifi_password
 from rig.trace import Event, Sample, TraceWriter
 from rig.vehicle import Vehicle
 
 STARTUP_S = 8.0
 """Rack time allowed after opening for freshly powered units to boot before they are spoken to."""
+
+
+COMMISSION_SETTLE_S = 5.0
+"""Rack time a freshly formed network is given before a test acts on it: the leader has just rebooted and
+listens to its followers before it first allocates."""
 
 
 class RackListener(Protocol):
@@ -37,6 +55,10 @@ class RackListener(Protocol):
     def on_sample(self, rack: Rack, sample: Sample) -> None: ...
 
     def on_event(self, rack: Rack, event: Event) -> None: ...
+
+
+class FirmwareRefused(AssertionError):
+    """A unit's firmware is too old for the network asked for: the rig refuses to commission it."""
 
 
 class ConditionTimeout(AssertionError):
@@ -73,10 +95,11 @@ class Rack:
         self.vehicles: dict[str, Vehicle] = {}
         self.network: NetworkPlan | None = None
         self.units = {u.name: u for u in config.units}
-        self._pilot_groups: dict[str, list[tuple[str, str, str]]] = {}
+        self.pilots: dict[str, PilotPort] = pilot_ports(config, instruments.labjacks, instruments.ev_emulators)
+        """The pilot role, one port per instrument (LabJack lines or CAN EV emulator nodes)."""
+        self._pilot_port = {unit: port for port in self.pilots.values() for unit in port.units}
         self._analyzer_groups: dict[str, list[tuple[str, int]]] = {}
         for u in config.units:
-            self._pilot_groups.setdefault(u.pilot.instrument, []).append((u.name, u.pilot.duty_line, u.pilot.voltage))
             self._analyzer_groups.setdefault(u.analyzer.instrument, []).append((u.name, u.analyzer.element))
         header = {
             "rack": config.name,
@@ -93,6 +116,13 @@ class Rack:
         self.writer = TraceWriter(trace_path, header)
         self.last: Sample | None = None
         self.listeners: list[RackListener] = []
+        self.safety = RackSafety(None, config.name, trace_path)
+        """The unsafe marker (rig/safety.py): open_rack gives it a path; written before the rack leaves its safe
+        state, removed when safe() succeeds."""
+        self.load_guard = LoadGuard(self)
+        self.sim: Any = None
+        """The simulated rack behind a simulated rack file (for the rig's own fault-injection tests); None in the
+        lab. Drivers never see it."""
 
     # -- set-up ------------------------------------------------------------------------------------------
 
@@ -102,8 +132,8 @@ class Rack:
             load.setup()
         for name, analyzer in self.inst.analyzers.items():
             analyzer.configure([el for _, el in self._analyzer_groups.get(name, [])])
-        for name, lj in self.inst.labjacks.items():
-            lj.enable_pulse_in([duty for _, duty, _ in self._pilot_groups.get(name, [])])
+        for port in self.pilots.values():
+            port.prepare()
         self.safe()
 
     def safe(self) -> list[str]:
@@ -117,9 +147,13 @@ class Rack:
                 load.set_current(0.0)
             except Exception as exc:
                 problems.append(f"{name}: {exc}")
+        for name, port in self.pilots.items():
+            try:
+                port.release_all()
+            except Exception as exc:
+                problems.append(f"{name}: {exc}")
         lines: dict[str, dict[str, bool]] = {}
         for u in self.config.units:
-            lines.setdefault(u.pilot.instrument, {}).update({u.pilot.b_line: False, u.pilot.c_line: False})
             lines.setdefault(u.breaker_relay.instrument, {})[u.breaker_relay.line] = False
             lines.setdefault(u.wifi_relay.instrument, {})[u.wifi_relay.line] = False
         for name, values in lines.items():
@@ -128,6 +162,7 @@ class Rack:
             except Exception as exc:
                 problems.append(f"{name}: {exc}")
         self._event("safe_state", problems=problems)
+        self.safety.restored(problems)
         return problems
 
     def read_versions(self) -> dict[str, str]:
@@ -162,9 +197,8 @@ class Rack:
     def _tick(self) -> None:
         pilot: dict[str, float | None] = {}
         state: dict[str, str] = {}
-        for name, group in self._pilot_groups.items():
-            readings = self.inst.labjacks[name].read_pilots([(duty, ain) for _, duty, ain in group])
-            for (unit, _, _), r in zip(group, readings, strict=True):
+        for port in self.pilots.values():
+            for unit, r in zip(port.units, port.read(), strict=True):
                 pilot[unit] = duty_to_amps(r.duty_pct)
                 state[unit] = state_from_volts(r.high_v).value
         current: dict[str, float] = {}
@@ -174,7 +208,8 @@ class Rack:
                 current[unit] = value
         now = self.now
         for unit, vehicle in self.vehicles.items():
-            self.inst.loads[self.units[unit].load].set_current(vehicle.step(now, pilot.get(unit)))
+            amps = self.load_guard.clamp(unit, vehicle.step(now, pilot.get(unit)), now, pilot.get(unit))
+            self.inst.loads[self.units[unit].load].set_current(amps)
         self.last = Sample(now, pilot, current, state)
         self.writer.sample(self.last)
         for listener in self.listeners:
@@ -194,15 +229,15 @@ class Rack:
         return self.units[name]
 
     def _pilot(self, unit: str, state: PilotState) -> None:
-        u = self._unit(unit)
-        lj = self.inst.labjacks[u.pilot.instrument]
-        lj.write_lines(lj.pilot_lines(state, u.pilot.b_line, u.pilot.c_line))
+        self._unit(unit)
+        self._pilot_port[unit].present(unit, state)
 
     def plug(self, unit: str, demand_a: float, response_delay_s: float | None = None) -> None:
         """Connect an emulated vehicle that wants `demand_a` (state B, then C if it wants current)."""
         u = self._unit(unit)
         delay = self.vehicle_delay_s if response_delay_s is None else response_delay_s
         vehicle = Vehicle(demand_a=demand_a, response_delay_s=delay)
+        self.safety.leaving(f"plug {unit}")
         load = self.inst.loads[u.load]
         load.set_current(0.0)
         load.on()
@@ -231,6 +266,7 @@ class Rack:
         self.inst.labjacks[ref.instrument].write_lines({ref.line: energised})
 
     def trip_breaker(self, unit: str) -> None:
+        self.safety.leaving(f"trip {unit}")
         self._relay(self._unit(unit).breaker_relay, True)
         self._event("trip", unit)
 
@@ -239,6 +275,7 @@ class Rack:
         self._event("restore", unit)
 
     def cut_wifi(self, unit: str) -> None:
+        self.safety.leaving(f"cut_wifi {unit}")
         self._relay(self._unit(unit).wifi_relay, True)
         self._event("cut_wifi", unit)
 
@@ -272,11 +309,17 @@ class Rack:
         for name in plan.members:
             self._unit(name)
         gpm.check_network_size(len(plan.members))
+        versions = self.trace.header.get("firmware_versions", {})
+        verdict = firmware_requirement(versions, plan.members)
+        if not verdict.passed:
+            self._event("commission_refused", None, reason=verdict.summary)
+            raise FirmwareRefused(verdict.report())
         reset = [u for u in self.units if self.units[u].console and self.status(u).get("role") != "standalone"]
         for u in reset:
             self.console(u, "gpm reset")
         if reset:
             self.wait(STARTUP_S + 2)
+        self._pair(leader, plan.followers)
         reply = self.console(leader, f"gpm form {','.join(plan.followers)}")
         if not reply.startswith("OK"):
             raise ConditionTimeout(f"{leader} refused to form the network: {reply}")
@@ -293,7 +336,15 @@ class Rack:
         self._expect_ok(self._leader_command(f"gpm enable {int(enabled)}"), "gpm enable")
         self._event("commission", None, leader=leader, followers=list(plan.followers), limit=plan.limit_a,
                     enabled=enabled)
+        self.wait(COMMISSION_SETTLE_S)
         return plan
+
+    def _pair(self, leader: str, followers: list[str] | tuple[str, ...]) -> None:
+        """Give the leader each follower's Wi-Fi password, as the installer does when pairing: the leader joins
+        each follower's own Wi-Fi. The password comes from rig/secrets.py and is redacted wherever it is shown."""
+        for unit in followers:
+            password = wifi_password(unit, simulated=self.config.simulated)
+            self._expect_ok(self.console(leader, f"gpm pair {unit} {password}"), f"gpm pair {unit}")
 
     def _expect_ok(self, reply: str, what: str) -> None:
         if not reply.startswith("OK"):
@@ -312,6 +363,22 @@ class Rack:
         self._expect_ok(self._leader_command(f"gpm enable {int(on)}"), "gpm enable")
         self._event("enable", None, on=on)
 
+    def add_follower(self, unit: str) -> None:
+        """Pair one more follower at the leader, which reboots and drops its Wi-Fi for a while (seed 004)."""
+        if self.network is None:
+            raise RuntimeError("no network commissioned")
+        self._pair(self.network.leader, [unit])
+        self._expect_ok(self._leader_command(f"gpm add {unit}"), f"gpm add {unit}")
+        self.network = NetworkPlan(self.network.leader, (*self.network.followers, unit), self.network.limit_a,
+                                   self.network.enabled)
+        self._event("add_follower", unit)
+
+    def set_max_output(self, unit: str, amps: float) -> None:
+        """Set a unit's branch-circuit setting at its own console, as the installer does for a unit on a smaller
+        breaker (seed 004's 60/60/50/20 A example)."""
+        self._expect_ok(self.console(unit, f"gpm output {amps:g}"), f"gpm output on {unit}")
+        self._event("set_max_output", unit, amps=float(amps))
+
     def remove_unit(self, unit: str) -> None:
         """Remove a follower from the network at the leader, as the commissioning wizard does."""
         self._expect_ok(self._leader_command(f"gpm remove {unit}"), f"gpm remove {unit}")
@@ -320,10 +387,11 @@ class Rack:
     # -- facts for plans --------------------------------------------------------------------------------
 
     def fair_limit(self, unit: str) -> float:
-        """The unit's fair limit in the commissioned network."""
-        if self.network is None:
+        """The unit's fair limit in the network as the trace's events describe it now."""
+        net = Timeline(self.trace).network(self.now)
+        if not net.members:
             raise RuntimeError("no network commissioned")
-        return gpm.fair_limit(self.network.limit_a, len(self.network.members), self._unit(unit).capability_a)
+        return net.fair(unit)
 
     @property
     def trace(self) -> Any:
@@ -335,12 +403,19 @@ class Rack:
 
 @contextlib.contextmanager
 def open_rack(config: RackConfig, manifest: Manifest, trace_path: Path, model: str | None = None,
-              vehicle_delay_s: float | None = None) -> Iterator[Rack]:
+              vehicle_delay_s: float | None = None, state_dir: Path | None = None) -> Iterator[Rack]:
     """Bring the rack up (starting the simulated world first when the rack file has [sim]), yield it ready,
-    and on every way out put it in its safe state and close what was opened."""
+    and on every way out put it in its safe state and close what was opened.
+
+    Safety (rig/safety.py): the rack's unsafe marker lives in `state_dir` (default: the trace directory's
+    parent, reports/); if an earlier run left the rack unsafe, its safe state is restored before anything else.
+    Every driver call is retried `instrument_retries` times on a fresh connection, and with `trip_level_a` in
+    the rack file the protection interlock watches the measured network current."""
     sim = None
     instruments = None
     rack = None
+    state_dir = Path(trace_path).parent.parent if state_dir is None else Path(state_dir)
+    refuse_if_in_use(config, state_dir)
     try:
         if config.sim is not None:
             from rig.sim.rack_sim import SimulatedRack
@@ -350,14 +425,21 @@ def open_rack(config: RackConfig, manifest: Manifest, trace_path: Path, model: s
         else:
             bound, clock = config, WallClock()
         instruments = open_instruments(bound)
+        guards = guard_instruments(instruments, config.instrument_retries, None)
         rack = Rack(bound, clock, instruments, manifest, trace_path, vehicle_delay_s)
+        rack.sim = sim
+        for guard in guards:
+            guard.notify = retry_notifier(rack)
+        take_charge(rack, state_dir)
+        if config.trip_level_a is not None:
+            rack.listeners.append(ProtectionInterlock(config.trip_level_a))
         rack.prepare()
         rack.read_versions()
         yield rack
     finally:
         try:
             if rack is not None:
-                rack.safe()
+                leave_safe(rack)
                 rack.close()
         finally:
             if instruments is not None:

@@ -3,7 +3,8 @@
 The rack presents the vehicle's pilot state through the pilot resistors and draws the vehicle's current
 through the unit's AC load. A vehicle draws the smaller of what it wants (its demand) and what the pilot
 offers. It takes a raise at once (the worst case for the network limit) and follows a lowered pilot only after
-its response delay, which can be set up to the "lazy" edge of the allowed window.
+its response delay, which can be set up to the "lazy" edge of the allowed window. When the pilot stops (no
+PWM), the unit has opened its contactor and the vehicle draws nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ class Vehicle:
 
     def step(self, now: float, offer_a: float | None) -> float:
         """The current to draw at `now`, given the pilot's offer (None: no PWM, so nothing)."""
-        target = 0.0 if offer_a is None else min(self.demand_a, offer_a)
+        if offer_a is None:
+            # no PWM: the unit has opened its contactor (or lost power); the charge stops, and a later offer
+            # starts it again from nothing rather than at the old current
+            self.draw_a = 0.0
+            self._lower_due = None
+            return 0.0
+        target = min(self.demand_a, offer_a)
         if target >= self.draw_a:
             self.draw_a = target
             self._lower_due = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from plan_support import plug_all
 
 from rig.checks import fair_fallback, network_limit
 from rig.fixtures.plugin import expect
@@ -43,6 +44,10 @@ SCENARIOS = {
     "5u-leader-wifi": Scenario(5, 60, (0, 48, 0, 32, 0), "leader-wifi"),
     "6u-follower-wifi": Scenario(6, 120, (0, 48, 0, 0, 0, 48), "follower-wifi:5"),
     "6u-leader-breaker": Scenario(6, 72, (48, 48, 0, 0, 0, 0), "leader-breaker"),
+    # fair limits that are not whole amps: 16.67 A, 22.5 A, 16.67 A
+    "3u-fractional-wifi": Scenario(3, 50, (0, 48, 0), "follower-wifi:1"),
+    "4u-fractional-leader-breaker": Scenario(4, 90, (0, 48, 0, 48), "leader-breaker"),
+    "6u-fractional-wifi": Scenario(6, 100, (0, 0, 48, 0, 0, 0), "follower-wifi:2"),
 }
 
 CONNECTED_S = 45.0
@@ -54,12 +59,12 @@ def test_cut_off_units_fall_back_to_their_fair_limit(rack: Rack, scenario: Scena
     units = [u.name for u in rack.config.units][: scenario.size]
     leader = units[0]
     rack.commission(leader, units[1:], scenario.limit_a)
-    for unit, demand in zip(units, scenario.demands, strict=True):
-        if demand > 0:
-            rack.plug(unit, demand)
-            rack.wait(2)
-    rack.wait(CONNECTED_S)
     kind, _, index = scenario.cut.partition(":")
+    first = units[int(index)] if index else leader
+    # the unit under test's vehicle arrives first, so whatever the sharing policy it is given a large share
+    order = sorted(zip(units, scenario.demands, strict=True), key=lambda ud: ud[0] != first)
+    plug_all(rack, [u for u, _ in order], [d for _, d in order])
+    rack.wait(CONNECTED_S)
     if kind == "follower-wifi":
         target = units[int(index)]
         given = rack.last.pilot[target] if rack.last else None

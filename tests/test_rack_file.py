@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rig.budgets import load_manifest
+from rig.budgets import Budgets, load_manifest
 from rig.config import RackFileError, load_rack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,7 +304,7 @@ def test_budgets_left_out_take_their_defaults(tmp_path: Path) -> None:
     path = write(tmp_path, {"build": "b", "version": "21.36.6", "budgets": {"fallback_s": 4.0}}, "m.toml")
     m = load_manifest(path)
     assert m.budgets.fallback_s == 4.0
-    assert m.budgets.reallocation_s == 20.0
+    assert m.budgets.reallocation_s == Budgets().reallocation_s == 30.0
 
 
 @pytest.mark.parametrize(

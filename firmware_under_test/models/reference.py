@@ -44,8 +44,12 @@ SPARE_MARGIN = 2.0
 """A vehicle drawing less than its allocation minus this gives the rest back, keeping this much headroom."""
 SETTLE_S = 8.0
 """After a raise, the vehicle gets this long to take it up before unused current is taken back."""
-CONFIRM_S = 2.5
-"""An allocation sent this recently may be in force at the follower even if its last status says otherwise."""
+CONFIRM_S = 1.0
+"""A follower's status reflects the allocations sent more than this before it arrived (two Wi-Fi hops); any
+sent later is unconfirmed and may be in force whatever the status says."""
+REMEMBER_S = 15.0
+"""How long the leader remembers what it sent: a follower that falls silent may draw any of it until its
+vehicle has followed the fallback (loss detection plus a slow vehicle's response)."""
 
 
 @dataclass
@@ -62,6 +66,9 @@ class Peer:
     alloc: float | None = None
     reserve: float = 0.0
     raised_at: float = -1e9
+    want: float = MIN_OFFER
+    ceiling: float | None = None
+    """What the vehicle showed it wants when it left current unused; forgotten when it takes more."""
     sent: list[tuple[float, float]] = field(default_factory=list)
     """Allocations sent lately, (time, amps): kept until the follower has surely applied the newest."""
 
@@ -100,6 +107,11 @@ class ReferenceFirmware:
     # -- helpers ---------------------------------------------------------------------------------------
 
     @property
+    def cap(self) -> float:
+        """This unit's maximum output: the hardware's, lowered by the installer's setting if any."""
+        return min(self.board.capability_a, float(self.nv.get("max_output", self.board.capability_a)))
+
+    @property
     def role(self) -> str:
         return self.nv.get("role", "standalone")
 
@@ -114,7 +126,7 @@ class ReferenceFirmware:
     def apply(self, amps: float | None) -> None:
         """Drive the pilot and contactor: round down to the PWM's 0.1 A steps, never above capability."""
         if amps is not None:
-            amps = min(amps, self.board.capability_a)
+            amps = min(amps, self.cap)
             amps = int(amps * 10 + 1e-6) / 10.0
             if amps < MIN_OFFER:
                 amps = None
@@ -147,7 +159,7 @@ class ReferenceFirmware:
         elif self.role == "follower":
             self._follower_tick(now)
         else:
-            self.apply(self.board.capability_a)
+            self.apply(self.cap)
         if now >= self.next_heartbeat:
             self.next_heartbeat = now + HEARTBEAT_S
 
@@ -182,17 +194,36 @@ class ReferenceFirmware:
         cmd, args = words[1], words[2:]
         if cmd == "status":
             return self._status()
+        if cmd == "output" and len(args) == 1:
+            try:
+                amps = float(args[0])
+            except ValueError:
+                return "ERR output is not a number"
+            if not 6.0 <= amps <= self.board.capability_a:
+                return f"ERR output {amps:g} out of range 6..{self.board.capability_a:g}"
+            self.nv["max_output"] = amps
+            return "OK"
         if cmd == "reset":
-            for key in ("role", "leader", "followers", "size", "limit", "enabled"):
+            for key in ("role", "leader", "followers", "size", "limit", "enabled", "wifi_keys"):
                 self.nv.pop(key, None)
             self.reboot_at = self.board.now() + 0.5
             return "OK rebooting"
         if self.role == "follower":
             return "ERR not the leader"
+        if cmd == "pair" and len(args) >= 2:
+            # the WPA2 password of the follower's own Wi-Fi, which the leader joins; may contain spaces
+            name, password = line.split(None, 3)[2:]
+            if not 8 <= len(password) <= 63:
+                return "ERR a WPA2 password has 8 to 63 characters"
+            self.nv["wifi_keys"] = {**self.nv.get("wifi_keys", {}), name: password}
+            return "OK"
         if cmd == "form" and len(args) == 1:
             followers = [f for f in args[0].split(",") if f]
             if len(followers) > 5 or self.board.name in followers:
                 return "ERR a leader takes 1 to 5 other units"
+            unpaired = [f for f in followers if f not in self.nv.get("wifi_keys", {})]
+            if unpaired:
+                return "ERR no Wi-Fi password for " + ",".join(unpaired)
             size = 1 + len(followers)
             limit = max(float(self.nv.get("limit", 0)), 6.0 * size)
             self.nv.update(role="leader", followers=followers, limit=limit, enabled=False)
@@ -202,6 +233,18 @@ class ReferenceFirmware:
             return "OK rebooting"
         if self.role != "leader":
             return "ERR not the leader"
+        if cmd == "add" and len(args) == 1:
+            name = args[0]
+            if name in self.peers or name == self.board.name or len(self.peers) >= 5:
+                return "ERR cannot add " + name
+            if name not in self.nv.get("wifi_keys", {}):
+                return "ERR no Wi-Fi password for " + name
+            followers = [*self.nv.get("followers", []), name]
+            self.nv["followers"] = followers
+            self.board.send(name, {"type": "pair", "size": len(followers) + 1, "limit": self.nv.get("limit", 0),
+                                   "enabled": bool(self.nv.get("enabled"))})
+            self.reboot_at = self.board.now() + REBOOT_AFTER_PAIRING_S
+            return "OK rebooting"
         if cmd == "limit" and len(args) == 1:
             try:
                 limit = float(args[0])
@@ -245,13 +288,13 @@ class ReferenceFirmware:
             self.nv.pop(key, None)
         self.nv["role"] = "standalone"
         self.hold_6a = True
-        self.apply(self.board.capability_a)
+        self.apply(self.cap)
 
     def _fallback_offer(self, now: float) -> float | None:
         """At most the fair limit: lower at once, raise only after the hold."""
         if not self.nv.get("enabled"):
             return None
-        fair = self.fair_limit(float(self.nv.get("limit", 0)), self.size(), self.board.capability_a)
+        fair = self.fair_limit(float(self.nv.get("limit", 0)), self.size(), self.cap)
         assert self.lost_since is not None
         if now - self.lost_since >= RAISE_HOLD_S:
             return fair
@@ -267,7 +310,7 @@ class ReferenceFirmware:
         if now >= self.next_heartbeat:
             self.board.send(self.nv["leader"], {
                 "type": "status", "state": self.board.pilot_state(), "offer": self.offer,
-                "current": round(self.board.measured_current(), 2), "cap": self.board.capability_a,
+                "current": round(self.board.measured_current(), 2), "cap": self.cap,
                 "nameplate": self.board.nameplate_a,
             })
 
@@ -278,13 +321,14 @@ class ReferenceFirmware:
         self_peer = self.me
         self_peer.last_seen, self_peer.state = now, self.board.pilot_state()
         self_peer.offer, self_peer.current = self.offer, self.board.measured_current()
+        self_peer.cap = self.cap
         if now >= self.next_control:
             self.next_control = now + HEARTBEAT_S
             allocs = self._allocate(now, self_peer)
             self.apply(allocs.get(me))
             limit, size, enabled = float(self.nv.get("limit", 0)), self.size(), bool(self.nv.get("enabled"))
             for peer in self.peers.values():
-                peer.sent = [(t, a) for t, a in peer.sent if now - t < CONFIRM_S] + [(now, peer.alloc or 0.0)]
+                peer.sent = [(t, a) for t, a in peer.sent if now - t < REMEMBER_S] + [(now, peer.alloc or 0.0)]
                 self.board.send(peer.name, {"type": "alloc", "amps": peer.alloc, "limit": limit, "size": size,
                                             "enabled": enabled})
         elif self.offer is not None:
@@ -292,19 +336,28 @@ class ReferenceFirmware:
 
     def _want(self, peer: Peer, now: float) -> float:
         """What a member's vehicle would use: all it can get if it takes what it has, else what it draws."""
-        if peer.state != "C" or peer.alloc is None:
-            return MIN_OFFER
-        if peer.current >= peer.alloc - SATURATED_MARGIN:
-            return peer.cap
-        if now - peer.raised_at < SETTLE_S:
-            return peer.alloc
-        if peer.current < peer.alloc - SPARE_MARGIN:
-            return max(MIN_OFFER, peer.current + SPARE_MARGIN)
-        return peer.alloc
+        if peer.state != "C":
+            peer.want, peer.ceiling = MIN_OFFER, None
+        elif peer.alloc is None:
+            peer.want = peer.cap  # a vehicle that just asked may want everything
+        elif peer.current >= peer.alloc - SATURATED_MARGIN:
+            if peer.ceiling is not None and peer.alloc < peer.ceiling - SATURATED_MARGIN:
+                peer.want = peer.ceiling  # it takes all of a share below what it showed it wants: no news
+            else:
+                peer.want, peer.ceiling = peer.cap, None  # it takes all it is given: it may want everything
+        elif now - peer.raised_at < SETTLE_S:
+            pass  # keep the estimate until the vehicle has had time to take up its raise
+        elif peer.current < peer.alloc - SPARE_MARGIN:
+            peer.want = peer.ceiling = max(MIN_OFFER, peer.current + SPARE_MARGIN)
+        else:
+            peer.want = peer.alloc
+        return peer.want
 
     def _reserve(self, peer: Peer, limit: float, size: int) -> float:
-        """What a silent follower may be drawing: its last allocation or its fair limit, whichever is more."""
-        return max(peer.alloc or 0.0, self.fair_limit(limit, size, peer.cap))
+        """What a silent follower may be drawing: all it was last given, offered or seen drawing (its vehicle
+        may not have come down yet), or its fair limit, whichever is more."""
+        remembered = max((a for t, a in peer.sent if self.board.now() - t < REMEMBER_S), default=0.0)
+        return max(self._committed(peer), remembered, self.fair_limit(limit, size, peer.cap))
 
     def _allocate(self, now: float, self_peer: Peer) -> dict[str, float | None]:
         limit, size = float(self.nv.get("limit", 0)), self.size()
@@ -336,8 +389,8 @@ class ReferenceFirmware:
 
     def _committed(self, p: Peer) -> float:
         """The most this member may be offering or drawing right now, as far as the leader can know."""
-        recent = max((a for _, a in p.sent), default=0.0)
-        return max(p.alloc or 0.0, recent, p.offer or 0.0, p.current)
+        unconfirmed = max((a for t, a in p.sent if t > p.last_seen - CONFIRM_S), default=0.0)
+        return max(p.alloc or 0.0, unconfirmed, p.offer or 0.0, p.current)
 
     def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float, now: float) -> None:
         for p in active:
@@ -349,7 +402,8 @@ class ReferenceFirmware:
             if step < MIN_OFFER or (p.alloc is not None and step <= p.alloc):
                 continue
             p.alloc = step
-            p.raised_at = now
+            if now - p.raised_at >= SETTLE_S:  # a raise within the settle window does not restart it
+                p.raised_at = now
             headroom -= max(0.0, step - before)
 
     def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:

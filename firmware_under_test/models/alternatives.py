@@ -1,0 +1,68 @@
+"""Correct firmware models that share by another policy than the reference.
+
+The checks judge promises, not a policy: these must pass every plan, as the reference does. `make test` runs
+the plans against each.
+"""
+
+from __future__ import annotations
+
+from firmware_under_test.models.reference import MIN_OFFER, Peer, ReferenceFirmware
+
+
+class ProportionalSharing(ReferenceFirmware):
+    """Above the 6 A floors, the rest of the limit goes to each vehicle in proportion to what it wants."""
+
+    def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
+        targets: dict[str, float | None] = {}
+        served = []
+        for p in active:
+            if available - MIN_OFFER * (len(served) + 1) >= -1e-9:
+                served.append(p)
+            else:
+                targets[p.name] = None
+        want = {p.name: max(MIN_OFFER, min(self._want(p, now), p.cap)) for p in served}
+        give = {p.name: MIN_OFFER for p in served}
+        left = available - MIN_OFFER * len(served)
+        hungry = {n for n in give if want[n] > give[n] + 1e-9}
+        while left > 1e-6 and hungry:
+            extra = {n: want[n] - MIN_OFFER for n in hungry}
+            total = sum(extra.values())
+            spent = 0.0
+            for n in list(hungry):
+                add = min(left * extra[n] / total, want[n] - give[n])
+                give[n] += add
+                spent += add
+                if want[n] - give[n] <= 1e-9:
+                    hungry.discard(n)
+            left -= spent
+            if spent <= 1e-9:
+                break
+        targets.update(give)
+        return targets
+
+
+class FirstComeFirstServed(ReferenceFirmware):
+    """Above the 6 A floors, vehicles are served in the order they started charging, each up to what it wants."""
+
+    def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
+        arrived = self.__dict__.setdefault("_arrived", {})
+        for p in active:
+            arrived.setdefault(p.name, now)
+        for name in list(arrived):
+            if name not in {p.name for p in active}:
+                del arrived[name]
+        order = sorted(active, key=lambda p: (arrived[p.name], p.name))
+        targets: dict[str, float | None] = {}
+        served = []
+        for p in order:
+            if available - MIN_OFFER * (len(served) + 1) >= -1e-9:
+                served.append(p)
+            else:
+                targets[p.name] = None
+        left = available - MIN_OFFER * len(served)
+        for p in served:
+            want = max(MIN_OFFER, min(self._want(p, now), p.cap))
+            extra = min(left, want - MIN_OFFER)
+            targets[p.name] = MIN_OFFER + extra
+            left -= extra
+        return targets

@@ -1,0 +1,73 @@
+"""What many plans do the same way: pick the network's units, commission it, plug vehicles in, judge the trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rig import checks
+from rig.fixtures.plugin import expect
+from rig.rack import Rack
+
+
+def network_units(rack: Rack, size: int) -> list[str]:
+    """The first `size` units of the rack: the leader first."""
+    names = [u.name for u in rack.config.units]
+    if size > len(names):
+        raise ValueError(f"rack {rack.config.name!r} has {len(names)} units, the scenario needs {size}")
+    return names[:size]
+
+
+def commission(rack: Rack, size: int, limit_a: float, enabled: bool = True) -> list[str]:
+    """Commission a network of the first `size` units and return them, leader first."""
+    units = network_units(rack, size)
+    rack.commission(units[0], units[1:], limit_a, enabled=enabled)
+    return units
+
+
+def plug_all(rack: Rack, units: Iterable[str], demands: Iterable[float], gap_s: float = 3.0) -> None:
+    """Plug a vehicle on each unit whose demand is above 0, `gap_s` apart: longer than the leader takes to hear
+    of an arrival (a status heartbeat, a Wi-Fi hop and a control period), so the order of arrival is the order
+    given whatever the sharing policy."""
+    for unit, demand in zip(units, demands, strict=False):
+        if demand > 0:
+            rack.plug(unit, demand)
+            if gap_s:
+                rack.wait(gap_s)
+
+
+def expect_all(rack: Rack, *judges: Callable[[Rack], checks.Verdict]) -> None:
+    """Judge the trace with every check named; fail with the evidence of each that failed."""
+    expect(*(judge(rack) for judge in judges))
+
+
+# the checks, bound to a rack's trace, budgets and tolerance
+def network_limit(rack: Rack) -> checks.Verdict:
+    return checks.network_limit(rack.trace, rack.budgets, rack.tolerance_a)
+
+
+def fair_fallback(rack: Rack) -> checks.Verdict:
+    return checks.fair_fallback(rack.trace, rack.budgets, rack.tolerance_a)
+
+
+def removal_hold(rack: Rack) -> checks.Verdict:
+    return checks.removal_hold(rack.trace, rack.budgets, rack.tolerance_a)
+
+
+def sharing(rack: Rack) -> checks.Verdict:
+    return checks.sharing(rack.trace, rack.budgets, rack.tolerance_a)
+
+
+def not_enabled(rack: Rack) -> checks.Verdict:
+    return checks.not_enabled(rack.trace, rack.budgets, rack.tolerance_a)
+
+
+def capability(rack: Rack) -> checks.Verdict:
+    return checks.capability(rack.trace, rack.budgets)
+
+
+def reserve_kept(rack: Rack) -> checks.Verdict:
+    return checks.reserve_kept(rack.trace, rack.budgets)
+
+
+def limit_bounds(rack: Rack) -> checks.Verdict:
+    return checks.limit_bounds(rack.trace)

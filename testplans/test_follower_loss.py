@@ -1,0 +1,58 @@
+"""Follower loss: the others deliver less, so the limit holds, until the follower returns or is removed.
+
+Seed 004: "Als een van de Wall Connectors van een Power Sharing-netwerk niet beschikbaar is, leveren de andere
+Wall Connectors van het netwerk minder vermogen om overschrijding van de maximale stroomsterkte te voorkomen."
+and "Als een volger is verwijderd of vervangen, verwijder deze dan vanaf de leider uit het Power
+Sharing-netwerk."
+
+A follower whose Wi-Fi is cut while it charges falls back to its fair limit, and the leader keeps that share in
+reserve. A follower whose breaker trips is silent in the same way: the leader cannot tell, so it keeps the
+share too and the others deliver less. The share is freed when the follower comes back, or when it is removed
+from the network at the leader.
+"""
+
+from __future__ import annotations
+
+import pytest
+from plan_support import commission, expect_all, fair_fallback, network_limit, plug_all, reserve_kept, sharing
+
+from rig.rack import Rack
+
+SCENARIOS = {
+    "2u-wifi": (2, 60, (48, 48), 1, "wifi"),
+    "3u-wifi": (3, 60, (48, 48, 48), 2, "wifi"),
+    "4u-wifi-small-car": (4, 80, (48, 48, 16, 48), 2, "wifi"),
+    "6u-wifi": (6, 120, (48, 48, 48, 48, 48, 48), 4, "wifi"),
+    "2u-breaker": (2, 50, (48, 48), 1, "breaker"),
+    "3u-breaker": (3, 90, (48, 48, 48), 1, "breaker"),
+    "5u-breaker": (5, 100, (48, 0, 48, 48, 48), 3, "breaker"),
+    "6u-breaker": (6, 72, (48, 48, 48, 0, 48, 48), 5, "breaker"),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_lost_follower_share_is_kept_until_it_returns(rack: Rack, scenario: tuple) -> None:
+    size, limit, demands, lost_index, how = scenario
+    units = commission(rack, size, limit)
+    plug_all(rack, units, demands)
+    rack.wait(40)
+    lost = units[lost_index]
+    (rack.cut_wifi if how == "wifi" else rack.trip_breaker)(lost)
+    rack.wait(60)
+    (rack.restore_wifi if how == "wifi" else rack.restore_breaker)(lost)
+    rack.wait(rack.budgets.reboot_s + rack.budgets.reallocation_s + 20)
+    judges = [reserve_kept, sharing, network_limit] + ([fair_fallback] if how == "wifi" else [])
+    expect_all(rack, *judges)
+
+
+@pytest.mark.parametrize("size", [2, 4, 6])
+def test_removing_a_silent_follower_frees_its_share(rack: Rack, size: int) -> None:
+    units = commission(rack, size, 12.0 * size)
+    plug_all(rack, units, [48] * size)
+    rack.wait(40)
+    lost = units[-1]
+    rack.trip_breaker(lost)
+    rack.wait(40)
+    rack.remove_unit(lost)
+    rack.wait(rack.budgets.reallocation_s + 30)
+    expect_all(rack, reserve_kept, sharing, network_limit)

@@ -1,0 +1,39 @@
+"""Leader loss: the leader's breaker trips; the followers fall back, and share again when it returns.
+
+Seed 004: "Dit kan komen door het wegvallen van vermogen (een van de als volger geïnstalleerde Wall Connectors is
+verwijderd, er is een stroomonderbreker geactiveerd, enz.) of door het wegvallen van de wifi-communicatie."
+Seed 000 (Leader): "Refers to the Wall Connector unit that is set up as the sole controller of current allocation
+in a group power management network."
+
+Every follower is at or under its fair limit by the fallback deadline; when the leader's breaker closes again
+it takes back control and the network shares by demand again.
+"""
+
+from __future__ import annotations
+
+import pytest
+from plan_support import commission, expect_all, fair_fallback, network_limit, plug_all, sharing
+
+from rig.rack import Rack
+
+SCENARIOS = {
+    "2u": (2, 40, (48, 48)),
+    "3u-follower-heavy": (3, 60, (0, 48, 48)),
+    "4u-uneven": (4, 90, (48, 16, 48, 0)),
+    "5u-two-cars": (5, 100, (0, 48, 0, 48, 0)),
+    "6u-full": (6, 120, (48, 48, 48, 48, 48, 48)),
+    "6u-one-car": (6, 72, (0, 0, 48, 0, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_followers_fall_back_and_share_again_after_the_leader_returns(rack: Rack, scenario: tuple) -> None:
+    size, limit, demands = scenario
+    units = commission(rack, size, limit)
+    plug_all(rack, units, demands)
+    rack.wait(40)
+    rack.trip_breaker(units[0])
+    rack.wait(60)
+    rack.restore_breaker(units[0])
+    rack.wait(rack.budgets.reboot_s + rack.budgets.reallocation_s + 30)
+    expect_all(rack, fair_fallback, sharing, network_limit)

@@ -1,0 +1,41 @@
+"""A network that is not enabled charges nothing; enabling it starts charging.
+
+Seed 004: "Opmerking: Geen enkele unit in het netwerk kan een aangesloten voertuig opladen als Power Sharing
+niet is ingeschakeld."
+
+Each scenario commissions the network without enabling it, connects vehicles, and checks that no unit offers a
+pilot or draws current; then enables the network and checks that every waiting vehicle is offered at least 6 A.
+"""
+
+from __future__ import annotations
+
+import pytest
+from plan_support import commission, expect_all, network_limit, not_enabled, plug_all
+
+from rig.rack import Rack
+
+SCENARIOS = {
+    "2u-both": (2, 40, (48, 48)),
+    "2u-follower": (2, 60, (0, 32)),
+    "3u-all": (3, 60, (48, 48, 48)),
+    "3u-leader": (3, 90, (48, 0, 0)),
+    "4u-mixed": (4, 80, (16, 48, 0, 32)),
+    "4u-all": (4, 24, (48, 48, 48, 48)),
+    "5u-some": (5, 100, (0, 48, 48, 0, 48)),
+    "5u-all": (5, 150, (48, 48, 48, 48, 48)),
+    "6u-all": (6, 120, (48, 48, 48, 48, 48, 48)),
+    "6u-min": (6, 36, (48, 0, 48, 0, 48, 0)),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_disabled_network_charges_nothing_until_enabled(rack: Rack, scenario: tuple) -> None:
+    size, limit, demands = scenario
+    units = commission(rack, size, limit, enabled=False)
+    plug_all(rack, units, demands)
+    rack.wait(rack.budgets.reallocation_s + 30)
+    rack.enable(True)
+    rack.wait(rack.budgets.reallocation_s + 30)
+    rack.enable(False)
+    rack.wait(rack.budgets.reallocation_s + 30)
+    expect_all(rack, not_enabled, network_limit)
