@@ -12,8 +12,8 @@ from typing import Any
 
 import can
 import pytest
+from support import one_line
 
-from firmware_under_test.models.reference import ReferenceFirmware
 from rig.budgets import load_manifest
 from rig.config import CanPilotRef, PilotRef, RackFileError, load_rack
 from rig.instruments.can_ev import CanEvEmulator, load_dbc
@@ -28,19 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SIM6 = ROOT / "racks" / "sim-6.toml"
 TIMEOUT_S = 0.3
 _channels = itertools.count(1)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert "\n" not in text and "\r" not in text, text
-    return text
-
-
-@pytest.fixture
-def world() -> World:
-    w = World(load_rack(SIM6), ReferenceFirmware)
-    w.advance(10)
-    return w
 
 
 @pytest.fixture

@@ -5,27 +5,18 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import one_line
 
-from firmware_under_test.models.reference import ReferenceFirmware
-from rig.config import load_rack
 from rig.instruments.errors import InstrumentError, InstrumentGarbage, InstrumentTimeout
 from rig.instruments.service_console import ServiceConsole
 from rig.sim.console_device import ServiceConsole as SimConsole
 from rig.sim.line_server import LineServer
 from rig.sim.world import World
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 0.3
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert "\n" not in text and "\r" not in text, text
-    return text
 
 
 def url(server: LineServer) -> str:
@@ -33,32 +24,8 @@ def url(server: LineServer) -> str:
 
 
 @pytest.fixture
-def world() -> World:
-    w = World(load_rack(ROOT / "racks" / "sim-6.toml"), ReferenceFirmware)
-    w.advance(10)
-    return w
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], LineServer]]:
-    servers: list[LineServer] = []
-
-    def start(device: Any) -> LineServer:
-        server = LineServer(device, terminator="").start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        try:
-            server.stop()
-        except OSError:
-            pass
-
-
-@pytest.fixture
 def server(world: World, serve: Callable[[Any], LineServer]) -> LineServer:
-    return serve(SimConsole(world, "wc1"))
+    return serve(SimConsole(world, "wc1"), terminator="")
 
 
 @pytest.fixture
@@ -91,7 +58,7 @@ def test_a_unit_still_booting_does_not_answer(world: World, serve: Callable[[Any
     with world.lock:
         world.set_breaker(world.units["wc2"], closed=False)
         world.set_breaker(world.units["wc2"], closed=True)
-    drv = ServiceConsole("console2", url(serve(SimConsole(world, "wc2"))), timeout_s=TIMEOUT_S)
+    drv = ServiceConsole("console2", url(serve(SimConsole(world, "wc2"), terminator="")), timeout_s=TIMEOUT_S)
     try:
         with pytest.raises(InstrumentTimeout):
             drv.command("gpm status")
@@ -132,7 +99,7 @@ class NoPrompt:
 
 
 def test_reply_without_prompt_is_instrument_garbage(serve: Callable[[Any], LineServer]) -> None:
-    drv = ServiceConsole("console9", url(serve(NoPrompt())), timeout_s=TIMEOUT_S)
+    drv = ServiceConsole("console9", url(serve(NoPrompt(), terminator="")), timeout_s=TIMEOUT_S)
     try:
         with pytest.raises(InstrumentGarbage) as info:
             drv.command("gpm status")

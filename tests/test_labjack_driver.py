@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from support import one_line
 
-from firmware_under_test.models.reference import ReferenceFirmware
-from rig.config import load_rack
 from rig.instruments.errors import InstrumentError
 from rig.instruments.labjack_t7 import NATIVE_HINT, LabJackT7, dio_number, load_ljm
 from rig.pilot import PilotState, duty_to_amps, state_from_volts
@@ -19,21 +17,7 @@ from rig.sim import ljm_standin
 from rig.sim.ljm_standin import SimulatedT7
 from rig.sim.world import BOOT_S, World
 
-ROOT = Path(__file__).resolve().parents[1]
 _ids = itertools.count(1)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert "\n" not in text and "\r" not in text, text
-    return text
-
-
-@pytest.fixture
-def world() -> World:
-    w = World(load_rack(ROOT / "racks" / "sim-6.toml"), ReferenceFirmware)
-    w.advance(10)
-    return w
 
 
 @pytest.fixture

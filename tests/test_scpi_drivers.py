@@ -5,13 +5,11 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import one_line
 
-from firmware_under_test.models.reference import ReferenceFirmware
-from rig.config import load_rack
 from rig.instruments.chroma_load import Chroma63800
 from rig.instruments.errors import InstrumentError, InstrumentGarbage, InstrumentTimeout
 from rig.instruments.yokogawa_wt import YokogawaWT, parse_values
@@ -20,42 +18,11 @@ from rig.sim.line_server import LineServer
 from rig.sim.world import World
 from rig.sim.yokogawa_wt import YokogawaWT as SimYokogawaWT
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 0.3
 
 
 def address(server: LineServer) -> str:
     return f"TCPIP::127.0.0.1::{server.port}::SOCKET"
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert "\n" not in text and "\r" not in text, text
-    return text
-
-
-@pytest.fixture
-def world() -> World:
-    w = World(load_rack(ROOT / "racks" / "sim-6.toml"), ReferenceFirmware)
-    w.advance(10)
-    return w
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], LineServer]]:
-    servers: list[LineServer] = []
-
-    def start(device: Any) -> LineServer:
-        server = LineServer(device).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        try:
-            server.stop()
-        except OSError:
-            pass
 
 
 @pytest.fixture

@@ -13,13 +13,7 @@ class ProportionalSharing(ReferenceFirmware):
     """Above the 6 A floors, the rest of the limit goes to each vehicle in proportion to what it wants."""
 
     def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
-        targets: dict[str, float | None] = {}
-        served = []
-        for p in active:
-            if available - MIN_OFFER * (len(served) + 1) >= -1e-9:
-                served.append(p)
-            else:
-                targets[p.name] = None
+        served, targets = self._floors(available, active)
         want = {p.name: max(MIN_OFFER, min(self._want(p, now), p.cap)) for p in served}
         give = {p.name: MIN_OFFER for p in served}
         left = available - MIN_OFFER * len(served)
@@ -52,13 +46,7 @@ class FirstComeFirstServed(ReferenceFirmware):
             if name not in {p.name for p in active}:
                 del arrived[name]
         order = sorted(active, key=lambda p: (arrived[p.name], p.name))
-        targets: dict[str, float | None] = {}
-        served = []
-        for p in order:
-            if available - MIN_OFFER * (len(served) + 1) >= -1e-9:
-                served.append(p)
-            else:
-                targets[p.name] = None
+        served, targets = self._floors(available, order)
         left = available - MIN_OFFER * len(served)
         for p in served:
             want = max(MIN_OFFER, min(self._want(p, now), p.cap))

@@ -406,15 +406,15 @@ class ReferenceFirmware:
                 p.raised_at = now
             headroom -= max(0.0, step - before)
 
+    def _floors(self, available: float, active: list[Peer]) -> tuple[list[Peer], dict[str, float | None]]:
+        """Who gets the 6 A floor, in the order given, while the limit lasts; the rest are offered nothing
+        (no PWM) rather than less than 6 A."""
+        served = [p for i, p in enumerate(active) if available - MIN_OFFER * (i + 1) >= -1e-9]
+        return served, {p.name: None for p in active[len(served):]}
+
     def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
         """Water-fill `available` over the active members: 6 A each first, then up to what each wants."""
-        targets: dict[str, float | None] = {}
-        served = []
-        for p in active:
-            if available - MIN_OFFER * (len(served) + 1) >= -1e-9:
-                served.append(p)
-            else:
-                targets[p.name] = None
+        served, targets = self._floors(available, active)
         want = {p.name: max(MIN_OFFER, min(self._want(p, now), p.cap)) for p in served}
         give = {p.name: MIN_OFFER for p in served}
         left = available - MIN_OFFER * len(served)

@@ -1,0 +1,40 @@
+"""Fixtures the driver tests share: a booted simulated world, and simulated instruments served on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from support import SIM6
+
+from firmware_under_test.models.reference import ReferenceFirmware
+from rig.config import load_rack
+from rig.sim.line_server import LineServer
+from rig.sim.world import World
+
+
+@pytest.fixture
+def world() -> World:
+    """The sim-6 world, with every unit booted."""
+    w = World(load_rack(SIM6), ReferenceFirmware)
+    w.advance(10)
+    return w
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LineServer]]:
+    """Start a simulated device on a free loopback port; every server started is stopped after the test."""
+    servers: list[LineServer] = []
+
+    def start(device: Any, terminator: str = "\n") -> LineServer:
+        server = LineServer(device, terminator=terminator).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        try:
+            server.stop()
+        except OSError:
+            pass
