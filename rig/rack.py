@@ -93,7 +93,6 @@ class Rack:
         self.tolerance_a = config.measurement_tolerance_a
         self.vehicle_delay_s = self.budgets.vehicle_response_s if vehicle_delay_s is None else vehicle_delay_s
         self.vehicles: dict[str, Vehicle] = {}
-        self.network: NetworkPlan | None = None
         self.units = {u.name: u for u in config.units}
         self.pilots: dict[str, PilotPort] = pilot_ports(config, instruments.labjacks, instruments.ev_emulators)
         """The pilot role, one port per instrument (LabJack lines or CAN EV emulator nodes)."""
@@ -296,10 +295,11 @@ class Rack:
         return dict(re.findall(r"(\w+)=(\S*)", self.console(unit, "gpm status")))
 
     def _leader_command(self, command: str) -> str:
-        if self.network is None:
+        """A command to the leader of the network as the trace's events describe it now."""
+        leader = Timeline(self.trace).network(self.now).leader
+        if leader is None:
             raise RuntimeError("no network commissioned")
-        reply = self.console(self.network.leader, command)
-        return reply
+        return self.console(leader, command)
 
     def commission(self, leader: str, followers: list[str] | tuple[str, ...], limit_a: float,
                    enabled: bool = True, timeout_s: float = 90.0) -> NetworkPlan:
@@ -320,9 +320,7 @@ class Rack:
         if reset:
             self.wait(STARTUP_S + 2)
         self._pair(leader, plan.followers)
-        reply = self.console(leader, f"gpm form {','.join(plan.followers)}")
-        if not reply.startswith("OK"):
-            raise ConditionTimeout(f"{leader} refused to form the network: {reply}")
+        self._expect_ok(self.console(leader, f"gpm form {','.join(plan.followers)}"), f"gpm form at {leader}")
         self.wait(STARTUP_S + 2)
         want = set(plan.followers)
 
@@ -331,9 +329,8 @@ class Rack:
             return want <= set(filter(None, online.split(",")))
 
         self.wait_until(formed, timeout_s, f"network {plan.members} formed at {leader}")
-        self.network = plan
-        self._expect_ok(self._leader_command(f"gpm limit {limit_a:g}"), "gpm limit")
-        self._expect_ok(self._leader_command(f"gpm enable {int(enabled)}"), "gpm enable")
+        self._expect_ok(self.console(leader, f"gpm limit {limit_a:g}"), f"gpm limit at {leader}")
+        self._expect_ok(self.console(leader, f"gpm enable {int(enabled)}"), f"gpm enable at {leader}")
         self._event("commission", None, leader=leader, followers=list(plan.followers), limit=plan.limit_a,
                     enabled=enabled)
         self.wait(COMMISSION_SETTLE_S)
@@ -348,7 +345,7 @@ class Rack:
 
     def _expect_ok(self, reply: str, what: str) -> None:
         if not reply.startswith("OK"):
-            raise ConditionTimeout(f"{what} refused by the leader: {reply}")
+            raise ConditionTimeout(f"{what} refused: {reply}")
 
     def set_limit(self, limit_a: float) -> str:
         """Ask the leader for a new network limit; returns its reply (an out-of-range limit is refused)."""
@@ -365,12 +362,11 @@ class Rack:
 
     def add_follower(self, unit: str) -> None:
         """Pair one more follower at the leader, which reboots and drops its Wi-Fi for a while (seed 004)."""
-        if self.network is None:
+        leader = Timeline(self.trace).network(self.now).leader
+        if leader is None:
             raise RuntimeError("no network commissioned")
-        self._pair(self.network.leader, [unit])
-        self._expect_ok(self._leader_command(f"gpm add {unit}"), f"gpm add {unit}")
-        self.network = NetworkPlan(self.network.leader, (*self.network.followers, unit), self.network.limit_a,
-                                   self.network.enabled)
+        self._pair(leader, [unit])
+        self._expect_ok(self.console(leader, f"gpm add {unit}"), f"gpm add {unit} at {leader}")
         self._event("add_follower", unit)
 
     def set_max_output(self, unit: str, amps: float) -> None:
