@@ -193,6 +193,9 @@ class Unit(Strict):
     breaker_relay: LineRef
     wifi_relay: LineRef
     console: str | None = None
+    serial: str | None = Field(default=None, min_length=1, max_length=64)
+    """The serial number the unit's API must report (`/api/1/version` serial_number): the rig checks that the unit
+    answering at `api` is this unit. Left out, the rig records whatever serial answers."""
 
     @field_validator("breaker_a")
     @classmethod
@@ -246,6 +249,31 @@ class Firmware(Strict):
     manifest: str = "firmware_under_test/manifests/reference.toml"
 
 
+class Commissioning(Strict):
+    """How a network gets commissioned on this rack (rig/commissioning/).
+
+    `console`: the rig types the `gpm ...` lines of its console contract (rig/sim/firmware_api.py) into each unit's
+    service console; only engineering builds have one. `operator`: the rig prints the exact steps for Tesla One or
+    the commissioning wizard, waits for the operator's confirmation (on the terminal, or through a file or a local
+    HTTP call for a rack that runs unattended), then verifies what it can without writing anything."""
+
+    method: Literal["console", "operator"] = "console"
+    app: Literal["tesla-one", "wizard"] = "tesla-one"
+    """Which commissioning tool the operator's steps are written for (operator only)."""
+    confirm: Literal["terminal", "file", "http"] = "terminal"
+    """How the operator confirms that the steps are done (operator only)."""
+    confirm_dir: str | None = None
+    """Where the request (request.json, request.txt) is written and, with `confirm = "file"`, where the
+    confirmation file is expected. Default: `.operator-<rack name>` beside the unsafe marker (reports/)."""
+    listen: str = Field(default="127.0.0.1:0", pattern=r"^[A-Za-z0-9.:-]+:\d{1,5}$")
+    """host:port of the local HTTP confirmation endpoint (`confirm = "http"`; port 0 = a free port)."""
+    confirm_timeout_s: float = Field(default=3600.0, gt=0, le=86_400)
+    """How long the rig waits for the operator before the rack is declared unusable (a rig fault)."""
+    verify_s: float = Field(default=10.0, ge=0, le=600)
+    """After the operator's confirmation, how long the rig watches the pilots with every member's vehicle plugged
+    in: they must add up to no more than the limit and never fall below 6 A."""
+
+
 class Sim(Strict):
     """Present only in a simulated rack: what the simulated world runs."""
 
@@ -253,6 +281,9 @@ class Sim(Strict):
     """Firmware model as `module:Class`; every unit runs it."""
     seed: int = 1
     wifi_latency_s: float = Field(default=0.2, ge=0, le=5)
+    operator: bool = True
+    """With `commissioning.method = "operator"`: a simulated operator answers the rig's prompts, doing the steps
+    on the simulated units as an installer would in the app (rig/sim/operator_standin.py)."""
 
     @field_validator("model")
     @classmethod
@@ -276,6 +307,14 @@ class Rack(Strict):
     trip_level_a: float | None = Field(default=None, gt=0, le=10_000)
     """The panel's trip level: measured network current above it makes the rig put the rack in its safe state
     at once and fail the test (the protection interlock, rig/safety.py). Not below the network limit."""
+    commissioning: Commissioning = Field(default_factory=Commissioning)
+    api_check_s: float = Field(default=10.0, ge=0, le=3600)
+    """How often (rack time) the leader's own API is read and compared with the instruments (its vehicle current
+    against the analyzer, its vehicle_connected against the pilot probe); 0 turns the cross-check off. A unit's API
+    may take seconds to answer, so it is not read every tick."""
+    api_tolerance_a: float = Field(default=2.0, ge=0, le=20)
+    """How far the leader's own current reading may be from the analyzer's before the disagreement is a rig fault
+    (its current transformer and the analyzer's average are not taken at the same instant)."""
     instrument_retries: int = Field(default=1, ge=0, le=3)
     """How often a driver call that failed is retried on a freshly opened connection before the test is
     broken. Commands that are not safe to repeat (pairing, reset, removal) are never retried."""
@@ -333,9 +372,16 @@ class Rack(Strict):
                     f"{at}.analyzer.element",
                     f"analyzer element {key[1]} of {key[0]!r} measures both {elements[key]!r} and {u.name!r}")
             elements[key] = u.name
-        if self.unit(self.network.leader).console is None:
-            at = f"units.{[u.name for u in self.units].index(self.network.leader)}.console"
-            raise KeyedError(at, f"leader {self.network.leader!r} needs a console to be commissioned")
+        if self.commissioning.method == "console":
+            for i, u in enumerate(self.units):
+                if u.console is None:
+                    raise KeyedError(f"units.{i}.console", f"unit {u.name!r} has no service console, which "
+                                     "commissioning.method = \"console\" needs; production units have none: use "
+                                     "commissioning.method = \"operator\"")
+        if self.sim is not None and self.commissioning.method == "operator" and self.sim.operator \
+                and self.commissioning.confirm == "terminal":
+            raise KeyedError("commissioning.confirm", "the simulated operator answers through a file or HTTP, not "
+                             "the terminal: use confirm = \"file\" or \"http\" (or sim.operator = false)")
 
     def _check_lines_unique(self) -> None:
         used: dict[tuple[str, str], str] = {}

@@ -5,21 +5,26 @@ action goes through a driver and is written to the trace as an event. `wait()` a
 time passes (DESIGN rule 2): each tick sleeps one sampling period on the rack's clock (the wall clock in the
 lab, the world's virtual clock in simulation), then reads every pilot and current, runs the vehicle
 emulation, and appends a sample to the trace.
+
+A rack is brought up once per run (`opened_rack`) and serves test after test, each writing its own trace
+(`begin_test` / `end_test`), as a lab rack does: its units keep the network they were commissioned as, so tests
+that need the same network share one commissioning (`ensure_network`), and every unit's firmware version is
+read once, before any pairing takes followers off the lab LAN.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rig import gpm
 from rig.budgets import Budgets, Manifest
 from rig.checks import Timeline, firmware_requirement
 from rig.clock import WallClock
+from rig.commissioning import commissioner_for, operator_dir
+from rig.commissioning.plan import NetworkPlan
 from rig.config import Rack as RackConfig
 from rig.instruments.errors import InstrumentError
 from rig.instruments.factory import Instruments, open_instruments
@@ -33,15 +38,11 @@ from rig.safety import (
     leave_safe,
     refuse_if_in_use,
     retry_notifier,
+    shielded,
     take_charge,
 )
-from rig.secrets import wifi_password
-from rig.trace import Event, Sample, TraceWriter
+from rig.trace import Event, Sample, Trace, TraceWriter
 from rig.vehicle import Vehicle
-
-STARTUP_S = 8.0
-"""Rack time allowed after opening for freshly powered units to boot before they are spoken to."""
-
 
 COMMISSION_SETTLE_S = 5.0
 """Rack time a freshly formed network is given before a test acts on it: the leader has just rebooted and
@@ -65,25 +66,30 @@ class ConditionTimeout(AssertionError):
     """What a test waited for did not happen in time: the firmware's failure, so an AssertionError."""
 
 
-@dataclass(frozen=True)
-class NetworkPlan:
-    """The network a test commissions."""
+class UnitIdentityError(InstrumentError):
+    """The unit answering at a unit's API address is not the unit the rack file names (another serial number):
+    every reading of it would be about the wrong unit, so the rack cannot be used (a rig fault)."""
 
-    leader: str
-    followers: tuple[str, ...]
-    limit_a: float
-    enabled: bool = True
 
-    @property
-    def members(self) -> list[str]:
-        return [self.leader, *self.followers]
+class CrossCheckError(InstrumentError):
+    """Two independent measurements of the same thing disagree beyond their tolerance: the rig cannot tell which
+    is right, so nothing measured then can judge the firmware (a rig fault carrying both readings)."""
+
+
+@dataclass
+class UnitIdentity:
+    """What a unit's API said about itself when the rack was brought up, before any pairing."""
+
+    firmware_version: str
+    serial_number: str
 
 
 class Rack:
     """One rack, real or simulated, ready for a test plan."""
 
     def __init__(self, config: RackConfig, clock: Any, instruments: Instruments, manifest: Manifest,
-                 trace_path: Path, vehicle_delay_s: float | None = None) -> None:
+                 vehicle_delay_s: float | None = None, state_dir: Path | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.clock = clock
         self.inst = instruments
@@ -100,28 +106,34 @@ class Rack:
         self._analyzer_groups: dict[str, list[tuple[str, int]]] = {}
         for u in config.units:
             self._analyzer_groups.setdefault(u.analyzer.instrument, []).append((u.name, u.analyzer.element))
-        header = {
-            "rack": config.name,
-            "simulated": config.simulated,
-            "period_s": self.period,
-            "measurement_tolerance_a": self.tolerance_a,
-            "build": manifest.build,
-            "expected_version": manifest.version,
-            "budgets": self.budgets.model_dump(),
-            "vehicle_delay_s": self.vehicle_delay_s,
-            "units": {u.name: {"capability_a": u.capability_a, "nameplate_a": u.nameplate_a,
-                               "breaker_a": u.breaker_a} for u in config.units},
-        }
-        self.writer = TraceWriter(trace_path, header)
+        self.state_dir = Path(state_dir) if state_dir is not None else Path("reports")
+        self.writer: TraceWriter | None = None
+        """The trace of the test running now (begin_test / end_test)."""
         self.last: Sample | None = None
         self.listeners: list[RackListener] = []
-        self.safety = RackSafety(None, config.name, trace_path)
-        """The unsafe marker (rig/safety.py): open_rack gives it a path; written before the rack leaves its safe
-        state, removed when safe() succeeds."""
+        self.safety = RackSafety(None, config.name, None)
+        """The unsafe marker (rig/safety.py): given a path when the rack is brought up; written before the rack
+        leaves its safe state, removed when safe() succeeds."""
         self.load_guard = LoadGuard(self)
         self.sim: Any = None
         """The simulated rack behind a simulated rack file (for the rig's own fault-injection tests); None in the
         lab. Drivers never see it."""
+        self.commissioner = commissioner_for(config, self.state_dir, say)
+        self.network: NetworkPlan | None = None
+        """The network the units were last commissioned as and still are, as far as the rig knows; None when no
+        network is commissioned or a test changed it (removed a unit, set a limit...) or ended broken."""
+        self.commissionings = 0
+        """Networks commissioned this run (by console or by the operator)."""
+        self.units_seen: dict[str, UnitIdentity] = {}
+        """Each unit's firmware version and serial number, read from its API when the rack was brought up."""
+        self.brought_up = False
+        self._tripped: set[str] = set()
+        """Units whose breaker the rig holds open now."""
+        self._last_network: NetworkPlan | None = None
+        """The network last commissioned, even after a test changed it: who was a follower, for recovery."""
+        self._next_api_check = 0.0
+        self._leader_seen: list[tuple[float, float | None, str | None]] = []
+        self._leader_api: list[tuple[float, float, bool]] = []
 
     # -- set-up ------------------------------------------------------------------------------------------
 
@@ -160,15 +172,172 @@ class Rack:
                 self.inst.labjacks[name].write_lines(values)
             except Exception as exc:
                 problems.append(f"{name}: {exc}")
-        self._event("safe_state", problems=problems)
+        powered_up = sorted(self._tripped)
+        self._tripped.clear()
+        self._event("safe_state", problems=problems, powered_up=powered_up)
         self.safety.restored(problems)
         return problems
 
     def read_versions(self) -> dict[str, str]:
-        """Every unit's firmware version from its API, recorded in the trace header."""
-        versions = {name: api.version().firmware_version for name, api in self.inst.apis.items()}
-        self.writer.note_header(firmware_versions=versions)
-        return versions
+        """Every unit's firmware version, as read from its API when the rack was brought up (before any pairing:
+        a follower's API is not reachable from the lab LAN once it is paired)."""
+        return {name: unit.firmware_version for name, unit in self.units_seen.items()}
+
+    def _identify_units(self) -> None:
+        """Read every unit's version and serial number from its API, and check that each is the unit the rack
+        file names. A unit that does not answer may be a follower of an earlier network: it is made standalone
+        (reset at its console, or by the operator) and read again."""
+        missing = self._read_identities(list(self.units))
+        if missing and self.commissioner.method == "console":
+            from rig.commissioning.console import ConsoleCommissioner
+
+            before = dict.fromkeys(missing, None)
+            for u in missing:
+                self.console(u, "gpm reset")
+            ConsoleCommissioner()._await_reboot(self, missing, before, f"{', '.join(missing)} back after gpm reset")
+            missing = self._read_identities(missing)
+        elif missing:
+            self.commissioner.reach(self, missing)
+            missing = self._read_identities(missing)
+        if missing:
+            raise InstrumentError(", ".join(f"{u}-api" for u in missing), "no firmware version could be read "
+                                  "from the unit's API; the rig needs it before commissioning any network")
+        versions = self.read_versions()
+        self._event("units_identified", None, versions=versions,
+                    serials={u: i.serial_number for u, i in self.units_seen.items()})
+
+    def _read_identities(self, units: list[str]) -> list[str]:
+        """Read the given units' /api/1/version; return the units that did not answer."""
+        missing = []
+        for name in units:
+            try:
+                version = self.poll_api(name).version()
+            except InstrumentError:
+                missing.append(name)
+                continue
+            wanted = self.units[name].serial
+            if wanted is not None and version.serial_number != wanted:
+                raise UnitIdentityError(f"{name}-api", f"{self.units[name].api} answers as serial "
+                                        f"{version.serial_number!r}, but the rack file says {name} is {wanted!r}: "
+                                        "another unit answers at this address (check the address or the rack file)")
+            self.units_seen[name] = UnitIdentity(version.firmware_version, version.serial_number)
+        return missing
+
+    def poll_api(self, unit: str) -> Any:
+        """A unit's API driver without the retry on a fresh connection: for reads the rig repeats anyway while it
+        waits for something (a reboot, a cross-check), where a missed answer is an answer ("not yet")."""
+        api = self.inst.apis[unit]
+        return getattr(api, "driver", api)
+
+    # -- one test after another ----------------------------------------------------------------------------
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "rack": self.config.name,
+            "simulated": self.config.simulated,
+            "period_s": self.period,
+            "measurement_tolerance_a": self.tolerance_a,
+            "build": self.manifest.build,
+            "expected_version": self.manifest.version,
+            "budgets": self.budgets.model_dump(),
+            "vehicle_delay_s": self.vehicle_delay_s,
+            "commissioning": self.commissioner.method,
+            "units": {u.name: {"capability_a": u.capability_a, "nameplate_a": u.nameplate_a,
+                               "breaker_a": u.breaker_a} for u in self.config.units},
+        }
+
+    def begin_test(self, trace_path: Path) -> None:
+        """Start a test's trace. The first test of a run also brings the rack up (recorded in its trace): the
+        unsafe marker of an earlier run is honoured, every instrument put in its mode, the rack made safe, and
+        every unit identified."""
+        self.writer = TraceWriter(trace_path, self._header())
+        self.last = None
+        self.load_guard = LoadGuard(self)
+        self._next_api_check = self.now
+        self._leader_seen.clear()
+        self._leader_api.clear()
+        if not self.brought_up:
+            take_charge(self, self.state_dir)
+            self.prepare()
+            self._identify_units()
+            self.brought_up = True
+        elif self.safety.problems:
+            take_charge(self, self.state_dir)  # an earlier test left the rack unsafe: restore it before anything
+        if self.units_seen:
+            self.writer.note_header(firmware_versions=self.read_versions(),
+                                    serials={u: i.serial_number for u, i in self.units_seen.items()})
+
+    def end_test(self, broken: bool = False) -> list[str]:
+        """Leave the rack safe after a test and wait until the network it kept is back; close the test's trace.
+        A test that ended broken leaves the network in an unknown state: the next test commissions it again."""
+        if self.writer is None:
+            return []
+        try:
+            with shielded():
+                problems = self.safe()
+            if broken:
+                self.network = None
+            if not problems:
+                self._await_recovery()
+        finally:
+            self.writer.close()
+        return problems
+
+    def _await_recovery(self) -> None:
+        """Units whose power the test cycled are rebooting; the next test must find them back. A leader or a
+        standalone unit is back when its API answers; a follower (not reachable once paired) when the leader's
+        console lists it online. What cannot be seen (a follower on an operator-commissioned rack) is given its
+        whole budget: `reboot_s` after its power came back."""
+        cycled: dict[str, float] = {}
+        for e in self.trace.events:
+            if e.action == "restore" and e.unit:
+                cycled[e.unit] = e.t
+            elif e.action == "safe_state":
+                for u in e.data.get("powered_up") or []:
+                    cycled[u] = e.t
+        if not cycled:
+            return
+        budget = max(0.0, max(cycled.values()) + self.budgets.reboot_s - self.now)
+        plan = self._last_network
+        followers = [u for u in cycled if plan is not None and u in plan.followers]
+        if followers and self.commissioner.method != "console":
+            self.wait(budget)
+            return
+        from rig.commissioning.console import parse_status
+
+        def answers(u: str) -> bool:
+            try:
+                self.poll_api(u).version()
+            except InstrumentError:
+                return False
+            return True
+
+        def back(r: Rack) -> bool:
+            if not all(answers(u) for u in cycled if u not in followers):
+                return False
+            if not followers:
+                return True
+            assert plan is not None
+            if not answers(plan.leader):
+                return False
+            try:
+                online = parse_status(r.console(plan.leader, "gpm status")).get("online", "")
+            except InstrumentError:
+                return False
+            return set(followers) <= set(filter(None, online.split(",")))
+
+        try:
+            self.wait_until(back, budget, f"{', '.join(sorted(cycled))} back after their power was cycled")
+        except ConditionTimeout:
+            self.network = None  # not back within the budget: commission anew rather than judge a broken network
+
+    def ensure_network(self, plan: NetworkPlan) -> NetworkPlan:
+        """Bring the rack to `plan`: nothing to do when its units are already that network (the test's trace
+        records it as commissioned then, `reused`), else commission it."""
+        if self.network == plan:
+            self._commissioned(plan, reused=True)
+            return plan
+        return self._commission(plan)
 
     # -- time ------------------------------------------------------------------------------------------
 
@@ -188,10 +357,27 @@ class Rack:
         start = self.now
         while not condition(self):
             if self.now - start >= timeout:
+                self._blame_instruments(what)
                 raise ConditionTimeout(f"{what}: not within {timeout:g} s (from t={start:.1f} s)")
             self.clock.sleep(self.period)
             self._tick()
         return self.now - start
+
+    def health(self) -> list[str]:
+        """What the instruments themselves report as wrong (error queues, protection bits), read-only."""
+        problems: list[str] = []
+        rack_io = getattr(self, "io", None)
+        if rack_io is not None and hasattr(rack_io, "health"):
+            problems += rack_io.health()
+        return problems
+
+    def _blame_instruments(self, what: str) -> None:
+        """Before a timeout is called the firmware's fault: if an instrument reports a problem, the rig could not
+        see what it waited for, and the test is broken, not failed."""
+        problems = self.health()
+        if problems:
+            raise InstrumentError("rack", f"{what}: not seen in time, and the instruments report a problem, so the "
+                                          f"firmware is not judged: {'; '.join(problems)}")
 
     def _tick(self) -> None:
         pilot: dict[str, float | None] = {}
@@ -210,15 +396,62 @@ class Rack:
             amps = self.load_guard.clamp(unit, vehicle.step(now, pilot.get(unit)), now, pilot.get(unit))
             self.inst.loads[self.units[unit].load].set_current(amps)
         self.last = Sample(now, pilot, current, state)
+        assert self.writer is not None, "no test trace begun"
         self.writer.sample(self.last)
+        self._cross_check_leader(self.last)
         for listener in self.listeners:
             listener.on_sample(self, self.last)
+
+    def _cross_check_leader(self, sample: Sample) -> None:
+        """Every `api_check_s`, the leader's own API against the instruments: its vehicle current against the
+        analyzer, its vehicle_connected against the pilot state the probe measures. The two are not taken at the same
+        instant (the API is read between ticks, while the vehicle may be changing its draw), so a reading is judged
+        once the samples of a few seconds around it are in: it must lie within `api_tolerance_a` of what the
+        analyzer measured then, and the probe must have seen the same connection state then. Only the leader: a
+        follower's API is not reachable once paired (FACTS.md)."""
+        plan = self.network
+        if plan is None or self.config.api_check_s <= 0:
+            return
+        leader = plan.leader
+        around = 2.0 + 2 * self.period
+        self._leader_seen.append((sample.t, sample.current.get(leader), sample.state.get(leader)))
+        while self._leader_seen and self._leader_seen[0][0] < sample.t - 3 * around:
+            self._leader_seen.pop(0)
+        for reading in [r for r in self._leader_api if r[0] + around <= sample.t + 1e-9]:
+            self._leader_api.remove(reading)
+            self._judge_leader_reading(leader, reading, around)
+        if sample.t < self._next_api_check - 1e-9:
+            return
+        self._next_api_check = sample.t + self.config.api_check_s
+        try:
+            vitals = self.poll_api(leader).vitals()  # a missed reading is simply not compared
+        except InstrumentError:
+            return  # the leader's API is not always reachable (rebooting after pairing); the instruments judge
+        self._leader_api.append((sample.t, vitals.vehicle_current_a, vitals.vehicle_connected))
+
+    def _judge_leader_reading(self, leader: str, reading: tuple[float, float, bool], around: float) -> None:
+        t, api_a, connected = reading
+        near = [(c, st) for ts, c, st in self._leader_seen if abs(ts - t) <= around + 1e-9]
+        currents = [c for c, _ in near if c is not None]
+        states = {st for _, st in near if st in ("A", "B", "C")}
+        tol = self.config.api_tolerance_a
+        problems = []
+        if currents and api_a == api_a and not (min(currents) - tol <= api_a <= max(currents) + tol):
+            problems.append(f"its API said {api_a:.1f} A, the analyzer measured {min(currents):.1f}-"
+                            f"{max(currents):.1f} A within {around:g} s of it")
+        if states and all((st in ("B", "C")) != connected for st in states):
+            problems.append(f"its API said vehicle_connected={connected}, the pilot probe measured state(s) "
+                            f"{', '.join(sorted(states))}")
+        if problems:
+            raise CrossCheckError(f"{leader}-api", f"leader {leader} and the instruments disagree at t={t:.1f} s: "
+                                  f"{'; '.join(problems)}")
 
     # -- actions -------------------------------------------------------------------------------------------
 
     def _event(self, action: str, unit: str | None = None, **data: Any) -> None:
         event = Event(self.now, action, unit, data)
-        self.writer.event(event)
+        if self.writer is not None:  # between tests (the rack left safe at the end of a run) there is no trace
+            self.writer.event(event)
         for listener in self.listeners:
             listener.on_event(self, event)
 
@@ -266,11 +499,13 @@ class Rack:
 
     def trip_breaker(self, unit: str) -> None:
         self.safety.leaving(f"trip {unit}")
+        self._tripped.add(unit)
         self._relay(self._unit(unit).breaker_relay, True)
         self._event("trip", unit)
 
     def restore_breaker(self, unit: str) -> None:
         self._relay(self._unit(unit).breaker_relay, False)
+        self._tripped.discard(unit)
         self._event("restore", unit)
 
     def cut_wifi(self, unit: str) -> None:
@@ -282,7 +517,7 @@ class Rack:
         self._relay(self._unit(unit).wifi_relay, False)
         self._event("restore_wifi", unit)
 
-    # -- commissioning through the service console ----------------------------------------------------------
+    # -- the network: commissioning and changes while a test runs -------------------------------------------
 
     def console(self, unit: str, command: str) -> str:
         name = self._unit(unit).console
@@ -291,65 +526,53 @@ class Rack:
         return self.inst.consoles[name].command(command)
 
     def status(self, unit: str) -> dict[str, str]:
-        """The unit's `gpm status` as a dict."""
-        return dict(re.findall(r"(\w+)=(\S*)", self.console(unit, "gpm status")))
+        """The unit's `gpm status` as a dict (console commissioning only)."""
+        from rig.commissioning.console import parse_status
 
-    def _leader_command(self, command: str) -> str:
-        """A command to the leader of the network as the trace's events describe it now."""
+        return parse_status(self.console(unit, "gpm status"))
+
+    def _leader(self) -> str:
         leader = Timeline(self.trace).network(self.now).leader
         if leader is None:
             raise RuntimeError("no network commissioned")
-        return self.console(leader, command)
+        return leader
 
     def commission(self, leader: str, followers: list[str] | tuple[str, ...], limit_a: float,
-                   enabled: bool = True, timeout_s: float = 90.0) -> NetworkPlan:
-        """Form the network from scratch: reset members that belong to another network, pair the followers
-        at the leader (which reboots), set the limit and enable. Fails if the network does not form."""
-        plan = NetworkPlan(leader, tuple(followers), float(limit_a), enabled)
+                   enabled: bool = True, outputs: dict[str, float] | None = None) -> NetworkPlan:
+        """Commission this network now, whatever the units were (a plan that declares its network gets it from
+        `ensure_network` before it starts instead)."""
+        return self._commission(NetworkPlan(leader, tuple(followers), float(limit_a), enabled,
+                                            tuple((outputs or {}).items())))
+
+    def _commission(self, plan: NetworkPlan) -> NetworkPlan:
         for name in plan.members:
             self._unit(name)
-        gpm.check_network_size(len(plan.members))
-        versions = self.trace.header.get("firmware_versions", {})
-        verdict = firmware_requirement(versions, plan.members)
+        verdict = firmware_requirement(self.read_versions(), plan.members)
         if not verdict.passed:
             self._event("commission_refused", None, reason=verdict.summary)
             raise FirmwareRefused(verdict.report())
-        reset = [u for u in self.units if self.units[u].console and self.status(u).get("role") != "standalone"]
-        for u in reset:
-            self.console(u, "gpm reset")
-        if reset:
-            self.wait(STARTUP_S + 2)
-        self._pair(leader, plan.followers)
-        self._expect_ok(self.console(leader, f"gpm form {','.join(plan.followers)}"), f"gpm form at {leader}")
-        self.wait(STARTUP_S + 2)
-        want = set(plan.followers)
-
-        def formed(rack: Rack) -> bool:
-            online = rack.status(leader).get("online", "")
-            return want <= set(filter(None, online.split(",")))
-
-        self.wait_until(formed, timeout_s, f"network {plan.members} formed at {leader}")
-        self._expect_ok(self.console(leader, f"gpm limit {limit_a:g}"), f"gpm limit at {leader}")
-        self._expect_ok(self.console(leader, f"gpm enable {int(enabled)}"), f"gpm enable at {leader}")
-        self._event("commission", None, leader=leader, followers=list(plan.followers), limit=plan.limit_a,
-                    enabled=enabled)
+        self.network = None
+        self.commissioner.commission(self, plan)
+        self.network = self._last_network = plan
+        self.commissionings += 1
+        self._commissioned(plan, reused=False)
         self.wait(COMMISSION_SETTLE_S)
         return plan
 
-    def _pair(self, leader: str, followers: list[str] | tuple[str, ...]) -> None:
-        """Give the leader each follower's Wi-Fi password, as the installer does when pairing: the leader joins
-        each follower's own Wi-Fi. The password comes from rig/secrets.py and is redacted wherever it is shown."""
-        for unit in followers:
-            password = wifi_password(unit, simulated=self.config.simulated)
-            self._expect_ok(self.console(leader, f"gpm pair {unit} {password}"), f"gpm pair {unit}")
-
-    def _expect_ok(self, reply: str, what: str) -> None:
-        if not reply.startswith("OK"):
-            raise ConditionTimeout(f"{what} refused: {reply}")
+    def _commissioned(self, plan: NetworkPlan, reused: bool) -> None:
+        """Write the network in force into the trace: the checks rebuild it from these events."""
+        self._event("commission", None, leader=plan.leader, followers=list(plan.followers), limit=plan.limit_a,
+                    enabled=plan.enabled, outputs=dict(plan.outputs), method=self.commissioner.method,
+                    reused=reused, network=plan.key)
+        for unit in plan.members:
+            amps = plan.output(unit, self.units[unit].capability_a)
+            if amps != self.units[unit].capability_a:
+                self._event("set_max_output", unit, amps=float(amps))
 
     def set_limit(self, limit_a: float) -> str:
         """Ask the leader for a new network limit; returns its reply (an out-of-range limit is refused)."""
-        reply = self._leader_command(f"gpm limit {limit_a:g}")
+        self.network = None
+        reply = self.commissioner.set_limit(self, self._leader(), limit_a)
         if reply.startswith("OK"):
             self._event("set_limit", None, limit=float(limit_a))
         else:
@@ -357,27 +580,27 @@ class Rack:
         return reply
 
     def enable(self, on: bool = True) -> None:
-        self._expect_ok(self._leader_command(f"gpm enable {int(on)}"), "gpm enable")
+        self.network = None
+        self.commissioner.enable(self, self._leader(), on)
         self._event("enable", None, on=on)
 
     def add_follower(self, unit: str) -> None:
         """Pair one more follower at the leader, which reboots and drops its Wi-Fi for a while (seed 004)."""
-        leader = Timeline(self.trace).network(self.now).leader
-        if leader is None:
-            raise RuntimeError("no network commissioned")
-        self._pair(leader, [unit])
-        self._expect_ok(self.console(leader, f"gpm add {unit}"), f"gpm add {unit} at {leader}")
+        self.network = None
+        self.commissioner.add(self, self._leader(), unit)
         self._event("add_follower", unit)
 
     def set_max_output(self, unit: str, amps: float) -> None:
-        """Set a unit's branch-circuit setting at its own console, as the installer does for a unit on a smaller
-        breaker (seed 004's 60/60/50/20 A example)."""
-        self._expect_ok(self.console(unit, f"gpm output {amps:g}"), f"gpm output on {unit}")
+        """Set a unit's branch-circuit setting, as the installer does for a unit on a smaller breaker (seed 004's
+        60/60/50/20 A example)."""
+        self.network = None
+        self.commissioner.set_output(self, unit, amps)
         self._event("set_max_output", unit, amps=float(amps))
 
     def remove_unit(self, unit: str) -> None:
-        """Remove a follower from the network at the leader, as the commissioning wizard does."""
-        self._expect_ok(self._leader_command(f"gpm remove {unit}"), f"gpm remove {unit}")
+        """Remove a follower from the network at the leader, as the commissioning tool does."""
+        self.network = None
+        self.commissioner.remove(self, self._leader(), unit)
         self._event("remove", unit)
 
     # -- facts for plans --------------------------------------------------------------------------------
@@ -390,55 +613,72 @@ class Rack:
         return net.fair(unit)
 
     @property
-    def trace(self) -> Any:
+    def trace(self) -> Trace:
+        assert self.writer is not None, "no test trace begun"
         return self.writer.trace
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+        close = getattr(self.commissioner, "close", None)
+        if close is not None:
+            close()
 
 
 @contextlib.contextmanager
-def open_rack(config: RackConfig, manifest: Manifest, trace_path: Path, model: str | None = None,
-              vehicle_delay_s: float | None = None, state_dir: Path | None = None) -> Iterator[Rack]:
-    """Bring the rack up (starting the simulated world first when the rack file has [sim]), yield it ready,
-    and on every way out put it in its safe state and close what was opened.
+def opened_rack(config: RackConfig, manifest: Manifest, model: str | None = None,
+                vehicle_delay_s: float | None = None, state_dir: Path | None = None,
+                say: Callable[[str], None] | None = None) -> Iterator[Rack]:
+    """Open every instrument of the rack (starting the simulated world first when the rack file has [sim]) and
+    yield the rack, ready for `begin_test`; on every way out put it in its safe state and close what was opened.
 
-    Safety (rig/safety.py): the rack's unsafe marker lives in `state_dir` (default: the trace directory's
-    parent, reports/); if an earlier run left the rack unsafe, its safe state is restored before anything else.
-    Every driver call is retried `instrument_retries` times on a fresh connection, and with `trip_level_a` in
-    the rack file the protection interlock watches the measured network current."""
+    Safety (rig/safety.py): the rack's unsafe marker lives in `state_dir` (default reports/); if an earlier run
+    left the rack unsafe, its safe state is restored before anything else (in the first test's trace). Every
+    driver call is retried `instrument_retries` times on a fresh connection, and with `trip_level_a` in the rack
+    file the protection interlock watches the measured network current."""
     sim = None
     instruments = None
     rack = None
-    state_dir = Path(trace_path).parent.parent if state_dir is None else Path(state_dir)
+    state_dir = Path("reports") if state_dir is None else Path(state_dir)
     refuse_if_in_use(config, state_dir)
     try:
         if config.sim is not None:
             from rig.sim.rack_sim import SimulatedRack
 
-            sim = SimulatedRack(config, model)
+            sim = SimulatedRack(config, model, operator_dir=operator_dir(config, state_dir))
             bound, clock = sim.start(), sim.clock
         else:
             bound, clock = config, WallClock()
         instruments = open_instruments(bound)
         guards = guard_instruments(instruments, config.instrument_retries, None)
-        rack = Rack(bound, clock, instruments, manifest, trace_path, vehicle_delay_s)
+        rack = Rack(bound, clock, instruments, manifest, vehicle_delay_s, state_dir, say)
         rack.sim = sim
         for guard in guards:
             guard.notify = retry_notifier(rack)
-        take_charge(rack, state_dir)
         if config.trip_level_a is not None:
             rack.listeners.append(ProtectionInterlock(config.trip_level_a))
-        rack.prepare()
-        rack.read_versions()
         yield rack
     finally:
         try:
-            if rack is not None:
+            if rack is not None and rack.brought_up:
+                if rack.writer is not None and rack.writer.closed:
+                    rack.writer = None  # the safe state on leaving is not any test's: kept out of their traces
                 leave_safe(rack)
-                rack.close()
         finally:
+            if rack is not None:
+                rack.close()
             if instruments is not None:
                 instruments.close()
             if sim is not None:
                 sim.stop()
+
+
+@contextlib.contextmanager
+def open_rack(config: RackConfig, manifest: Manifest, trace_path: Path, model: str | None = None,
+              vehicle_delay_s: float | None = None, state_dir: Path | None = None) -> Iterator[Rack]:
+    """A rack brought up for one trace: `opened_rack` and one `begin_test`. For what runs one scenario on its own
+    (a benchmark, the gate's version check, the rig's own tests)."""
+    state_dir = Path(trace_path).parent.parent if state_dir is None else Path(state_dir)
+    with opened_rack(config, manifest, model, vehicle_delay_s, state_dir) as rack:
+        rack.begin_test(Path(trace_path))
+        yield rack

@@ -99,6 +99,10 @@ class TraceWriter:
             self._file.close()
             self._file = None
 
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
 
 def read_trace(path: str | Path) -> Trace:
     """Read a trace file back; a last line cut short by a killed run is ignored."""

@@ -1,12 +1,38 @@
-"""What many plans do the same way: pick the network's units, commission it, plug vehicles in, judge the trace."""
+"""What many plans do the same way: declare the network a scenario needs, plug vehicles in, judge the trace."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pytest
 
 from rig import checks
 from rig.fixtures.plugin import expect
 from rig.rack import Rack
+
+
+def scenarios(table: Mapping[str, Any], network: Callable[[Any], Any] | None = None,
+              *marks: Any) -> list[Any]:
+    """A plan's scenario table as pytest parameters, each marked with the network it needs (by default the
+    scenario's `size` and `limit_a`, or the first two items of a tuple), so the run sets each network up once."""
+    params = []
+    for name, scenario in table.items():
+        if network is not None:
+            mark = network(scenario)
+        elif isinstance(scenario, tuple):
+            mark = pytest.mark.network(scenario[0], scenario[1])
+        else:
+            mark = pytest.mark.network(scenario.size, scenario.limit_a)
+        params.append(pytest.param(scenario, id=name, marks=[mark, *marks]))
+    return params
+
+
+def members(rack: Rack) -> list[str]:
+    """The units of the network the test declared, leader first."""
+    if rack.network is None:
+        raise RuntimeError("the test declared no network (@pytest.mark.network)")
+    return rack.network.members
 
 
 def network_units(rack: Rack, size: int) -> list[str]:
@@ -15,13 +41,6 @@ def network_units(rack: Rack, size: int) -> list[str]:
     if size > len(names):
         raise ValueError(f"rack {rack.config.name!r} has {len(names)} units, the scenario needs {size}")
     return names[:size]
-
-
-def commission(rack: Rack, size: int, limit_a: float, enabled: bool = True) -> list[str]:
-    """Commission a network of the first `size` units and return them, leader first."""
-    units = network_units(rack, size)
-    rack.commission(units[0], units[1:], limit_a, enabled=enabled)
-    return units
 
 
 def plug_all(rack: Rack, units: Iterable[str], demands: Iterable[float], gap_s: float = 3.0) -> None:

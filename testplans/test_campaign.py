@@ -16,6 +16,7 @@ ones every night).
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 
 from rig import checks, gpm
 from rig.fixtures.plugin import RigSettings
-from rig.rack import Rack, open_rack
+from rig.rack import Rack
 
 OUTPUTS = [48.0, 48.0, 40.0, 32.0, 24.0, 16.0]
 
@@ -76,9 +77,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 def run_scenario(rack: Rack, scenario: Scenario) -> list[checks.Verdict]:
     """Play a scenario on a fresh rack and return the verdicts of every check it exercised."""
     units = [u.name for u in rack.config.units][: scenario.size]
-    rack.commission(units[0], units[1:], scenario.limit_a)
-    for unit, amps in zip(units, scenario.outputs, strict=True):
-        rack.set_max_output(unit, amps)
+    rack.commission(units[0], units[1:], scenario.limit_a, outputs=dict(zip(units, scenario.outputs, strict=True)))
     for step in scenario.steps:
         unit = units[step.unit]
         if step.action == "plug" and unit not in rack.vehicles:
@@ -103,10 +102,11 @@ def run_scenario(rack: Rack, scenario: Scenario) -> list[checks.Verdict]:
     return [v for v in verdicts if not v.summary.startswith("not exercised")]
 
 
-def judge(rig_settings: RigSettings, scenario: Scenario, trace: Path) -> None:
-    with open_rack(rig_settings.rack, rig_settings.manifest, trace, rig_settings.model,
-                   rig_settings.vehicle_delay) as rack:
-        failed = [v for v in run_scenario(rack, scenario) if not v.passed]
+def judge(rack: Rack, scenario: Scenario, trace: Path) -> None:
+    """Play one scenario on the run's rack, in a trace of its own."""
+    rack.end_test()
+    rack.begin_test(trace)
+    failed = [v for v in run_scenario(rack, scenario) if not v.passed]
     if failed:
         replay = f"pytest testplans/test_campaign.py::test_replay --campaign-replay '{scenario.to_json()}'"
         pytest.fail("\n".join(v.report() for v in failed) + f"\nscenario: {scenario.to_json()}\nreplay: {replay}",
@@ -114,20 +114,23 @@ def judge(rig_settings: RigSettings, scenario: Scenario, trace: Path) -> None:
 
 
 @pytest.mark.campaign
-def test_random_scenarios_keep_every_invariant(pytestconfig: pytest.Config, rig_settings: RigSettings) -> None:
-    trace = rig_settings.trace_dir / "campaign.jsonl"
+@pytest.mark.reconfigures("commission")
+def test_random_scenarios_keep_every_invariant(pytestconfig: pytest.Config, rig_settings: RigSettings,
+                                              rack: Rack) -> None:
+    numbers = itertools.count(1)
 
     @settings(max_examples=pytestconfig.getoption("--campaign-size"), deadline=None, derandomize=True,
               database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
     @given(scenarios())
     def campaign(scenario: Scenario) -> None:
-        judge(rig_settings, scenario, trace)
+        judge(rack, scenario, rig_settings.trace_dir / f"campaign-{next(numbers):03d}.jsonl")
 
     campaign()
 
 
-def test_replay(pytestconfig: pytest.Config, rig_settings: RigSettings) -> None:
+@pytest.mark.reconfigures("commission")
+def test_replay(pytestconfig: pytest.Config, rig_settings: RigSettings, rack: Rack) -> None:
     text = pytestconfig.getoption("--campaign-replay")
     if not text:
         pytest.skip("nothing to replay: give --campaign-replay '<scenario json>'")
-    judge(rig_settings, Scenario.from_json(text), rig_settings.trace_dir / "campaign-replay.jsonl")
+    judge(rack, Scenario.from_json(text), rig_settings.trace_dir / "campaign-replay.jsonl")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from plan_support import plug_all
+from plan_support import members, plug_all, scenarios
 
 from rig.checks import fair_fallback, network_limit
 from rig.fixtures.plugin import expect
@@ -54,11 +54,10 @@ CONNECTED_S = 45.0
 CUT_S = 45.0
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
 def test_cut_off_units_fall_back_to_their_fair_limit(rack: Rack, scenario: Scenario) -> None:
-    units = [u.name for u in rack.config.units][: scenario.size]
+    units = members(rack)
     leader = units[0]
-    rack.commission(leader, units[1:], scenario.limit_a)
     kind, _, index = scenario.cut.partition(":")
     first = units[int(index)] if index else leader
     # the unit under test's vehicle arrives first, so whatever the sharing policy it is given a large share

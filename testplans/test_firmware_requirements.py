@@ -10,17 +10,18 @@ older firmware than its size needs, naming the unit.
 from __future__ import annotations
 
 import pytest
-from plan_support import commission, network_units
+from plan_support import members
 
 from rig.checks import firmware_requirement
 from rig.fixtures.plugin import expect
 from rig.rack import Rack
 
 
-@pytest.mark.parametrize("size", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("size", [pytest.param(n, marks=pytest.mark.network(n, 6.0 * n)) for n in (2, 3, 4, 5, 6)])
 def test_every_member_runs_firmware_new_enough_for_the_network(rack: Rack, size: int) -> None:
+    # the network was commissioned only after the rig read every member's version (before pairing, when every
+    # unit's API is reachable) and found it new enough: a network the firmware cannot run is refused, naming the unit
     versions = rack.read_versions()
-    members = network_units(rack, size)
-    assert set(members) <= set(versions), f"units without a reported version: {set(members) - set(versions)}"
-    expect(firmware_requirement(versions, members))
-    commission(rack, size, 6.0 * size)  # the rig refuses to commission a network the firmware cannot run
+    units = members(rack)
+    assert set(units) <= set(versions), f"units without a reported version: {set(units) - set(versions)}"
+    expect(firmware_requirement(versions, units))

@@ -14,7 +14,16 @@ from the network at the leader.
 from __future__ import annotations
 
 import pytest
-from plan_support import commission, expect_all, fair_fallback, network_limit, plug_all, reserve_kept, sharing
+from plan_support import (
+    expect_all,
+    fair_fallback,
+    members,
+    network_limit,
+    plug_all,
+    reserve_kept,
+    scenarios,
+    sharing,
+)
 
 from rig.rack import Rack
 
@@ -30,10 +39,10 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
 def test_lost_follower_share_is_kept_until_it_returns(rack: Rack, scenario: tuple) -> None:
     size, limit, demands, lost_index, how = scenario
-    units = commission(rack, size, limit)
+    units = members(rack)
     plug_all(rack, units, demands)
     rack.wait(40)
     lost = units[lost_index]
@@ -45,9 +54,10 @@ def test_lost_follower_share_is_kept_until_it_returns(rack: Rack, scenario: tupl
     expect_all(rack, *judges)
 
 
-@pytest.mark.parametrize("size", [2, 4, 6])
+@pytest.mark.reconfigures("remove")
+@pytest.mark.parametrize("size", [pytest.param(n, marks=pytest.mark.network(n, 12.0 * n)) for n in (2, 4, 6)])
 def test_removing_a_silent_follower_frees_its_share(rack: Rack, size: int) -> None:
-    units = commission(rack, size, 12.0 * size)
+    units = members(rack)
     plug_all(rack, units, [48] * size)
     rack.wait(40)
     lost = units[-1]

@@ -12,7 +12,7 @@ it takes back control and the network shares by demand again.
 from __future__ import annotations
 
 import pytest
-from plan_support import commission, expect_all, fair_fallback, network_limit, plug_all, sharing
+from plan_support import expect_all, fair_fallback, members, network_limit, plug_all, scenarios, sharing
 
 from rig.rack import Rack
 
@@ -26,10 +26,10 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
 def test_followers_fall_back_and_share_again_after_the_leader_returns(rack: Rack, scenario: tuple) -> None:
     size, limit, demands = scenario
-    units = commission(rack, size, limit)
+    units = members(rack)
     plug_all(rack, units, demands)
     rack.wait(40)
     rack.trip_breaker(units[0])

@@ -13,24 +13,24 @@ its own maximum, and when the 20 A unit loses its leader its fair limit is bound
 from __future__ import annotations
 
 import pytest
-from plan_support import capability, commission, expect_all, fair_fallback, network_limit, plug_all, sharing
+from plan_support import capability, expect_all, fair_fallback, members, network_limit, plug_all, sharing
 
 from rig import gpm
 from rig.rack import Rack
 
 BREAKERS = (60, 60, 50, 20)
+OUTPUTS = tuple(gpm.max_output_for_breaker(b) for b in BREAKERS)
+"""Each unit's maximum output, set at commissioning as the installer does (48, 48, 40 and 16 A)."""
 
 
-def setup_example(rack: Rack, limit: float) -> list[str]:
-    units = commission(rack, 4, limit)
-    for unit, breaker in zip(units, BREAKERS, strict=True):
-        rack.set_max_output(unit, gpm.max_output_for_breaker(breaker))
-    return units
+def example(limits: list[int]) -> list[object]:
+    """The example network at each limit, declared with its members' settings."""
+    return [pytest.param(v, id=f"limit-{v}A", marks=pytest.mark.network(4, v, outputs=OUTPUTS)) for v in limits]
 
 
-@pytest.mark.parametrize("limit", [70, 100, 120, 151], ids=lambda v: f"limit-{v}A")
+@pytest.mark.parametrize("limit", example([70, 100, 120, 151]))
 def test_no_unit_is_offered_more_than_its_own_maximum(rack: Rack, limit: float) -> None:
-    units = setup_example(rack, limit)
+    units = members(rack)
     plug_all(rack, units, (48, 48, 48, 48))
     rack.wait(60)
     rack.unplug(units[0])
@@ -38,9 +38,9 @@ def test_no_unit_is_offered_more_than_its_own_maximum(rack: Rack, limit: float) 
     expect_all(rack, capability, sharing, network_limit)
 
 
-@pytest.mark.parametrize("limit", [100, 120, 140], ids=lambda v: f"limit-{v}A")
+@pytest.mark.parametrize("limit", example([100, 120, 140]))
 def test_fair_limit_of_the_20a_unit_is_bounded_by_its_16a(rack: Rack, limit: float) -> None:
-    units = setup_example(rack, limit)
+    units = members(rack)
     assert rack.fair_limit(units[3]) == 16.0 < limit / 4
     plug_all(rack, units, (0, 0, 0, 48))
     rack.wait(40)

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from plan_support import commission, expect_all, limit_bounds, network_limit
+from plan_support import expect_all, limit_bounds, members, network_limit
 
 from rig import gpm
 from rig.config import RackFileError, load_rack
@@ -24,10 +24,11 @@ from rig.rack import Rack
 CASES = ["minimum", "under-minimum", "maximum", "over-maximum"]
 
 
+@pytest.mark.reconfigures("limit")
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("size", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("size", [pytest.param(n, marks=pytest.mark.network(n, 6.0 * n + 6)) for n in (2, 3, 4, 5, 6)])
 def test_leader_accepts_the_bounds_and_refuses_beyond(rack: Rack, size: int, case: str) -> None:
-    units = commission(rack, size, 6.0 * size + 6)
+    units = members(rack)
     nameplates = [rack.units[u].nameplate_a for u in units]
     low, high = gpm.min_network_limit(size), gpm.max_network_limit(nameplates)
     asked = {"minimum": low, "under-minimum": low - 1, "maximum": high, "over-maximum": high + 1}[case]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from plan_support import members, scenarios
 
 from rig.checks import network_limit
 from rig.fixtures.plugin import expect
@@ -50,10 +51,9 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
 def test_network_never_exceeds_its_limit(rack: Rack, scenario: Scenario) -> None:
-    units = [u.name for u in rack.config.units][: scenario.size]
-    rack.commission(units[0], units[1:], scenario.limit_a)
+    units = members(rack)
     first = [(u, d) for u, d in zip(units, scenario.first, strict=False) if d > 0]
     for unit, demand in first:
         rack.plug(unit, demand)

@@ -10,7 +10,7 @@ pilot or draws current; then enables the network and checks that every waiting v
 from __future__ import annotations
 
 import pytest
-from plan_support import commission, expect_all, network_limit, not_enabled, plug_all
+from plan_support import expect_all, members, network_limit, not_enabled, plug_all, scenarios
 
 from rig.rack import Rack
 
@@ -28,10 +28,11 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.reconfigures("enable")
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS, lambda s: pytest.mark.network(s[0], s[1], enabled=False)))
 def test_disabled_network_charges_nothing_until_enabled(rack: Rack, scenario: tuple) -> None:
     size, limit, demands = scenario
-    units = commission(rack, size, limit, enabled=False)
+    units = members(rack)
     plug_all(rack, units, demands)
     rack.wait(rack.budgets.reallocation_s + 30)
     rack.enable(True)

@@ -10,7 +10,7 @@ limit throughout and that the grown network shares by demand once it has settled
 from __future__ import annotations
 
 import pytest
-from plan_support import commission, expect_all, network_limit, network_units, plug_all, sharing
+from plan_support import expect_all, members, network_limit, network_units, plug_all, scenarios, sharing
 
 from rig.rack import Rack
 
@@ -23,10 +23,11 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.reconfigures("add")
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
 def test_limit_holds_while_a_follower_is_paired(rack: Rack, scenario: tuple) -> None:
     size, limit, demands = scenario
-    units = commission(rack, size, limit)
+    units = members(rack)
     plug_all(rack, units, demands)
     rack.wait(40)
     newcomer = network_units(rack, size + 1)[-1]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from plan_support import commission, expect_all, fair_fallback, plug_all
+from plan_support import expect_all, fair_fallback, members, plug_all, scenarios
 
 from rig.checks import network_limit, removal_hold
 from rig.fixtures.plugin import expect
@@ -43,10 +43,9 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS, None, pytest.mark.reconfigures("remove")))
 def test_removed_unit_holds_6a_until_breaker_cycle(rack: Rack, scenario: Scenario) -> None:
-    units = [u.name for u in rack.config.units][: scenario.size]
-    rack.commission(units[0], units[1:], scenario.limit_a)
+    units = members(rack)
     removed = units[scenario.removed]
     # the unit under test's vehicle arrives first, so whatever the sharing policy it is given more than 6 A
     order = sorted(zip(units, scenario.demands, strict=True), key=lambda ud: ud[0] != removed)
@@ -64,11 +63,12 @@ def test_removed_unit_holds_6a_until_breaker_cycle(rack: Rack, scenario: Scenari
     expect(network_limit(rack.trace, rack.budgets, rack.tolerance_a))
 
 
-@pytest.mark.parametrize("size", [3, 4, 5, 6])
+@pytest.mark.reconfigures("remove")
+@pytest.mark.parametrize("size", [pytest.param(n, marks=pytest.mark.network(n, 10.0 * n)) for n in (3, 4, 5, 6)])
 def test_network_reforms_without_the_removed_unit(rack: Rack, size: int) -> None:
     """After the removal and the breaker cycle, the network is one smaller: a follower that is then cut off
     falls back to the new size's fair limit (limit / (size - 1)), not the old one."""
-    units = commission(rack, size, 10.0 * size)
+    units = members(rack)
     plug_all(rack, units, [48] * size)
     rack.wait(40)
     removed, cut = units[1], units[-1]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from plan_support import commission, expect_all, network_limit, plug_all, sharing
+from plan_support import expect_all, members, network_limit, plug_all, scenarios, sharing
 
 from rig.rack import Rack
 
@@ -51,9 +51,9 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
 def test_current_follows_what_vehicles_draw(rack: Rack, scenario: Scenario) -> None:
-    units = commission(rack, scenario.size, scenario.limit_a)
+    units = members(rack)
     plug_all(rack, units, scenario.demands)
     rack.wait(rack.budgets.reallocation_s + 20)
     for index, demand in scenario.changes:

@@ -15,9 +15,9 @@ import random
 import pytest
 from plan_support import (
     capability,
-    commission,
     expect_all,
     fair_fallback,
+    members,
     network_limit,
     reserve_kept,
     sharing,
@@ -29,9 +29,10 @@ HOURS = 8.0
 
 
 @pytest.mark.soak
+@pytest.mark.network(6, 120)
 def test_eight_hours_of_random_traffic_and_faults(rack: Rack) -> None:
     rng = random.Random(8)
-    units = commission(rack, 6, 120)
+    units = members(rack)
     end = rack.now + HOURS * 3600
     while rack.now < end:
         unit = rng.choice(units)

@@ -169,6 +169,7 @@ class ReferenceFirmware:
         if kind == "pair":
             self.nv.update(role="follower", leader=sender, size=message["size"], limit=message["limit"],
                            enabled=message["enabled"])
+            self.board.join_wifi(sender)
             self.board.send(sender, {"type": "paired"})
         elif kind == "removed" and self.role == "follower" and sender == self.nv.get("leader"):
             self._on_removed()
@@ -206,6 +207,7 @@ class ReferenceFirmware:
         if cmd == "reset":
             for key in ("role", "leader", "followers", "size", "limit", "enabled", "wifi_keys"):
                 self.nv.pop(key, None)
+            self.board.join_wifi(None)
             self.reboot_at = self.board.now() + 0.5
             return "OK rebooting"
         if self.role == "follower":
@@ -287,6 +289,7 @@ class ReferenceFirmware:
         for key in ("leader", "size", "limit", "enabled"):
             self.nv.pop(key, None)
         self.nv["role"] = "standalone"
+        self.board.join_wifi(None)
         self.hold_6a = True
         self.apply(self.cap)
 

@@ -6,7 +6,10 @@ except the version string, which is the model's to report: what the API says is 
 measure about itself.
 
 A unit without running firmware (unpowered, or still booting) has no web server: the connection is dropped
-without a reply. The `quirk` attribute makes the server misbehave the way real units were seen to, so the
+without a reply. Neither does a follower: once paired it joins its leader's Wi-Fi and leaves the lab LAN
+(home-assistant/core #88423), so the rig can never rely on a follower's API.
+
+The `quirk` attribute makes the server misbehave the way real units were seen to, so the
 driver's handling of each is tested: "nan", "truncate", "slow", "garbage", "drop".
 """
 
@@ -170,6 +173,8 @@ class UnitApiServer:
             unit = self.world.units[self.unit_name]
             if not unit.powered or unit.firmware is None:
                 raise _Drop  # no power, or booting: the unit's web server is part of its firmware
+            if not unit.on_site_lan:
+                raise _Drop  # a follower is on its leader's Wi-Fi, not the lab LAN: nobody answers the rig
             if quirk == "garbage":
                 return HTTPStatus.OK, GARBAGE_PAGE, "text/html"
             build = builders.get(path)

@@ -85,6 +85,12 @@ class Board(Protocol):
         """Restart the firmware (RAM lost, nvram kept), as pairing a follower does."""
         ...
 
+    def join_wifi(self, leader: str | None) -> None:
+        """Join a leader's Wi-Fi as a follower does when paired (None: back on the site Wi-Fi, as after a removal
+        or a reset). Kept across power cycles. A unit on its leader's Wi-Fi leaves the site LAN, so the rig cannot
+        reach its local API, as with real followers. Optional: a model that never calls it stays reachable."""
+        ...
+
 
 class FirmwareModel(Protocol):
     """One unit's firmware; see the module docstring for the console commands it answers."""

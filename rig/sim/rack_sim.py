@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 from rig.config import Rack, import_model
@@ -19,6 +20,7 @@ from rig.sim.can_ev import SimulatedEvEmulator
 from rig.sim.chroma_load import ChromaLoad
 from rig.sim.console_device import ServiceConsole
 from rig.sim.line_server import LineServer
+from rig.sim.operator_standin import OperatorStandIn
 from rig.sim.world import World
 from rig.sim.yokogawa_wt import YokogawaWT
 
@@ -47,7 +49,7 @@ def _port(pattern: re.Pattern[str], address: str, what: str) -> int:
 class SimulatedRack:
     """The world plus its device servers; `start()` returns the rack file bound to the servers' ports."""
 
-    def __init__(self, rack: Rack, model: str | None = None) -> None:
+    def __init__(self, rack: Rack, model: str | None = None, operator_dir: Path | None = None) -> None:
         if rack.sim is None:
             raise SimulationError(f"rack {rack.name!r} has no [sim] table")
         self.rack = rack
@@ -57,6 +59,12 @@ class SimulatedRack:
         self.api_servers: dict[str, UnitApiServer] = {}
         self.labjacks: dict[str, ljm_standin.SimulatedT7] = {}
         self.bound: Rack | None = None
+        self.operator: OperatorStandIn | None = None
+        if rack.commissioning.method == "operator" and rack.sim.operator:
+            if operator_dir is None:
+                raise SimulationError(f"rack {rack.name!r}: the simulated operator needs the request directory")
+            self.operator = OperatorStandIn(self.world, operator_dir)
+            self.operator.start()
 
     @property
     def clock(self) -> Any:
@@ -119,6 +127,8 @@ class SimulatedRack:
 
     def stop(self) -> None:
         """Stop every server at once: each waits up to one poll interval, so in turn they would add up."""
+        if self.operator is not None:
+            self.operator.stop()
         stoppers = [threading.Thread(target=s.stop) for s in [*self.servers.values(), *self.api_servers.values()]]
         for t in stoppers:
             t.start()

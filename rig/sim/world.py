@@ -57,6 +57,9 @@ class SimUnit:
     firmware: Any = None
     session_start: float | None = None
     energy_wh: float = 0.0
+    joined: str | None = None
+    """Whose Wi-Fi the unit's client has joined: None for the site LAN, a leader's name for a follower. Kept like
+    the unit's Wi-Fi configuration, across power cycles. A unit off the site LAN is not reachable from the rig."""
 
     # -- the Board protocol ------------------------------------------------------------------------------
 
@@ -96,6 +99,14 @@ class SimUnit:
 
     def reboot(self) -> None:
         self.world.schedule_reboot(self)
+
+    def join_wifi(self, leader: str | None) -> None:
+        self.joined = leader
+
+    @property
+    def on_site_lan(self) -> bool:
+        """Whether the rig can reach the unit's local API: not once it is a follower on its leader's Wi-Fi."""
+        return self.joined is None
 
     # -- physics ---------------------------------------------------------------------------------------
 
@@ -146,10 +157,14 @@ class World:
         self.wifi_latency_s = wifi_latency_s
         self.units: dict[str, SimUnit] = {}
         for i, cfg in enumerate(rack.units, start=1):
-            self.units[cfg.name] = SimUnit(world=self, config=cfg, serial=f"SIM{seed:04d}{i:03d}")
+            serial = cfg.serial or f"SIM{seed:04d}{i:03d}"  # the rack file's serial, as the unit's label says
+            self.units[cfg.name] = SimUnit(world=self, config=cfg, serial=serial)
         self._queue: list[tuple[float, int, str, Any]] = []
         self._seq = itertools.count()
         self._next_tick = TICK_S
+        self.actors: list[Any] = []
+        """What acts on the units as world time passes besides their firmware: a simulated operator (its
+        `act(now)` runs every firmware tick)."""
         for unit in self.units.values():
             unit.power_on()
         self.wiring = Wiring(self)
@@ -196,6 +211,8 @@ class World:
                 self._at(self.now + BOOT_S, "boot", (unit, unit.powered_since))
 
     def _tick_units(self) -> None:
+        for actor in list(self.actors):
+            actor.act(self.now)
         for unit in self.units.values():
             if unit.running:
                 unit.firmware.tick()

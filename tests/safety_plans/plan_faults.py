@@ -8,7 +8,8 @@ nothing of this. The rig must report the test *broken*, put the rack in its safe
 `world_probe` is requested before `rack`, so it is torn down after it: it writes the simulated world's state
 (powered, pilot relays, load, Wi-Fi) as the rack was left, for the outer test to judge. A finalizer added by the
 test clears the fault before the rack's teardown when the instrument is meant to come back (a transient fault);
-a persistent fault stays until the end.
+a persistent fault stays until the rack's teardown is over (the probe clears it then: the run's rack serves the
+next test).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def world_probe(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
                     "wifi_up": u.wifi_up, "current_a": u.true_current()} for name, u in sim.world.units.items()}
     out = Path(os.environ["RIG_PROBE_DIR"]) / f"{request.node.name}.json"
     out.write_text(json.dumps({"units": units, "world_t": sim.world.now}))
+    clear = holder.get("clear")
+    if clear is not None:  # the run's rack serves the next test: the instrument is back once the rack's teardown is over
+        clear()
 
 
 def labjack_of(rack: Rack) -> tuple[str, Any]:
@@ -110,7 +114,7 @@ def test_transient(world_probe: dict[str, Any], rack: Rack, request: pytest.Fixt
 def test_persistent(world_probe: dict[str, Any], rack: Rack, target: str) -> None:
     world_probe["sim"] = rack.sim
     scenario(rack)
-    inject(rack, target, "timeout")  # never cleared: the instrument is gone for the rest of this test
+    _, world_probe["clear"] = inject(rack, target, "timeout")  # gone for the rest of this test, back after it
     use(rack, target)
     pytest.fail(f"the {target} that went away was not noticed")
 
