@@ -504,9 +504,10 @@ class Rack(Strict):
     def _check_analyzer_range(self, at: str, u: Unit) -> None:
         inst = self.instruments[u.analyzer.instrument]
         if inst.analyzer_full_scale_a * WT_OVER_RANGE < u.capability_a:
-            raise KeyedError(f"{at}.analyzer", f"analyzer {u.analyzer.instrument!r} spans {inst.analyzer_full_scale_a:g}"
-                             f" A per element, under {u.name!r}'s {u.capability_a:g} A: it would read over range (INF);"
-                             f" use an external current sensor (sensor_range_v, sensor_ratio_mv_per_a)")
+            raise KeyedError(f"{at}.analyzer", f"analyzer {u.analyzer.instrument!r} spans "
+                             f"{inst.analyzer_full_scale_a:g} A per element, under {u.name!r}'s {u.capability_a:g} A: "
+                             f"it would read over range (INF); use an external current sensor (sensor_range_v, "
+                             f"sensor_ratio_mv_per_a)")
 
     def _check_streams(self) -> None:
         """Each T7 streams its divider front ends at its scan rate: together within what a T7 can stream."""

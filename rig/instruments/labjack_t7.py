@@ -208,7 +208,8 @@ class LabJackT7:
                 raise PulseClockStopped(self.name, f"pulse width in on {duty_line} is not enabled (reads {enable:g})")
             if again != 0:
                 raise StalePulseRegister(self.name, f"{duty_line} READ_A reads {again:g} right after "
-                                                    f"READ_A_AND_RESET: the register did not reset, its duty may be old")
+                                                    f"READ_A_AND_RESET: the register did not reset, its duty may be "
+                                                    f"old")
             duty = 100.0 * high / (high + low) if high > 0 and low > 0 else None
             readings.append(PilotReading(duty_pct=duty, high_v=float(level) * ratio, low_v=None))
         return readings
