@@ -120,7 +120,7 @@ class RackIO:
         """Every pilot and current, cross-checked; raises a rig fault when the rig cannot trust them."""
         readings = {}
         for port in self.pilots.values():
-            readings.update(zip(port.units, port.read(), strict=True))
+            readings.update(zip(port.units, port.read(now), strict=True))
         current: dict[str, float | None] = {}
         for name, group in self.analyzer_groups.items():
             values = self.inst.analyzers[name].read_currents()

@@ -107,6 +107,10 @@ class Chroma63800:
     def is_on(self) -> bool:
         return self._scpi.query("LOAD?").strip() in ("1", "ON")
 
+    def mode(self) -> str:
+        """`MODE?`: the mode the load sinks in."""
+        return self._scpi.query("MODE?").strip()
+
     def measure_current(self) -> float:
         return self._scpi.query_float("MEAS:CURR?")
 

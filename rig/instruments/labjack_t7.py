@@ -186,6 +186,17 @@ class LabJackT7:
             settings[line] = "pulse width in (index 5), clock 0, continuous, read with reset"
         return settings
 
+    def pulse_settings(self, duty_lines: list[str]) -> str:
+        """DIO_EF_CLOCK0 and each duty line's feature as the T7 has them now (read only)."""
+        names = ["DIO_EF_CLOCK0_ENABLE", "DIO_EF_CLOCK0_DIVISOR"]
+        for line in duty_lines:
+            names += [f"DIO{dio_number(line)}_EF_ENABLE", f"DIO{dio_number(line)}_EF_INDEX"]
+        got = self._call("eReadNames", self.handle, len(names), names)
+        parts = [f"DIO_EF_CLOCK0 enable {int(got[0])} divisor {int(got[1])}"]
+        for i, line in enumerate(duty_lines):
+            parts.append(f"{line} EF enable {int(got[2 + 2 * i])} index {int(got[3 + 2 * i])}")
+        return ", ".join(parts)
+
     def read_pulse(self, channels: list[tuple[str, str, float]]) -> list[PilotReading]:
         """Each (duty_line, level AIN, ratio) of a comparator front end, in one eReadNames call: the duty from a
         period measured since the last tick, the positive level from the peak detector."""

@@ -17,6 +17,9 @@ from rig.instruments.labjack_t7 import LabJackT7, PilotReading
 from rig.instruments.pilot_samples import pilot_from_samples
 from rig.pilot import PilotState
 
+MIN_PULSE_INTERVAL_S = 0.002
+"""Two 1 kHz PWM periods: the least time after a reset read in which Pulse Width In can measure a new period."""
+
 
 class PilotPort(Protocol):
     """The pilots of the units wired to one instrument."""
@@ -34,8 +37,8 @@ class PilotPort(Protocol):
     def release_all(self) -> None:
         """Every pilot of this port to state A (no vehicle): part of the rack's safe state."""
 
-    def read(self) -> list[PilotReading]:
-        """Every unit's pilot, in the order of `units`, in one exchange."""
+    def read(self, now: float | None = None) -> list[PilotReading]:
+        """Every unit's pilot, in the order of `units`, in one exchange; `now` is the rack time of the tick."""
 
 
 class LabJackPilots:
@@ -53,6 +56,7 @@ class LabJackPilots:
         self.scan_hz = getattr(settings, "stream_scan_hz", None) or DEFAULT_STREAM_SCAN_HZ
         self.window_scans = getattr(settings, "stream_window_scans", None) or DEFAULT_STREAM_WINDOW_SCANS
         self.actual_scan_hz: float | None = None
+        self._last: tuple[float, list[PilotReading]] | None = None
 
     def prepare(self) -> dict[str, str]:
         settings: dict[str, str] = {}
@@ -82,7 +86,11 @@ class LabJackPilots:
             lines.update({ref.b_line: False, ref.c_line: False})
         self._lj.write_lines(lines)
 
-    def read(self) -> list[PilotReading]:
+    def read(self, now: float | None = None) -> list[PilotReading]:
+        if now is not None and self._last is not None and now - self._last[0] < MIN_PULSE_INTERVAL_S:
+            # a pulse-width read with reset needs a whole new PWM period; a tick this close to the last one
+            # (a wait's remainder) keeps the reading measured less than two periods ago
+            return self._last[1]
         got: dict[str, PilotReading] = {}
         if self._pulse:
             readings = self._lj.read_pulse([channel for _, channel in self._pulse])
@@ -92,7 +100,10 @@ class LabJackPilots:
                                                 self.window_scans)
             for (unit, _, ratio), samples in zip(self._streamed, windows, strict=True):
                 got[unit] = pilot_from_samples([v * ratio for v in samples])
-        return [got[u] for u in self.units]
+        readings = [got[u] for u in self.units]
+        if now is not None:
+            self._last = (now, readings)
+        return readings
 
 
 class CanPilots:
@@ -122,7 +133,7 @@ class CanPilots:
         if problems:
             raise problems[0]
 
-    def read(self) -> list[PilotReading]:
+    def read(self, now: float | None = None) -> list[PilotReading]:
         return self._ev.read_pilots(self._order)
 
 

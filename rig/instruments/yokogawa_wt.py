@@ -138,8 +138,21 @@ class YokogawaWT:
         return self._read_back(elements)
 
     def _read_back(self, elements: list[int]) -> dict[str, str]:
+        got, problems = self.read_settings(elements)
+        if problems:
+            raise InstrumentError(self.name, "settings do not read back as set: " + "; ".join(problems))
+        return got
+
+    def read_settings(self, elements: list[int]) -> tuple[dict[str, str], list[str]]:
+        """Every setting the rig relies on as the analyzer has it now (read only), and how each differs from
+        what the rack file asks."""
         s = self.setup
-        q = self._scpi.query
+
+        def q(command: str) -> str:
+            """A query's value: a WT left with headers on (its front panel default) prefixes the header."""
+            reply = self._scpi.query(command)
+            return reply.split(" ", 1)[1] if reply.startswith(":") and " " in reply else reply
+
         got: dict[str, str] = {}
         problems: list[str] = []
 
@@ -176,9 +189,7 @@ class YokogawaWT:
         for item, element in enumerate(elements, start=1):
             reply = q(f":NUMeric:NORMal:ITEM{item}?")
             expect(f"item {item}", reply, reply.replace(" ", "").upper() == f"I,{element}", f"I,{element}")
-        if problems:
-            raise InstrumentError(self.name, "settings do not read back as set: " + "; ".join(problems))
-        return got
+        return got, problems
 
     def reopen(self) -> None:
         """A fresh connection; the settings stay in the instrument."""
