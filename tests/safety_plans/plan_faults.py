@@ -65,7 +65,7 @@ def inject(rack: Rack, target: str, fault: str) -> tuple[str, Any]:
         server.slow_s = 1.5
         server.quirk = {"timeout": "slow", "garbage": "garbage", "drop": "drop"}[fault]
         return "wc1-api", lambda: setattr(server, "quirk", None)
-    name = {"load": rack.units["wc1"].load, "analyzer": rack.units["wc1"].analyzer.instrument,
+    name = {"load": rack.units["wc1"].loads[0], "analyzer": rack.units["wc1"].analyzer.instrument,
             "console": rack.units["wc1"].console}[target]
     server = sim.servers[name]
     server.fault = {"timeout": "silent", "garbage": "garbage", "drop": "drop"}[fault]
