@@ -11,7 +11,7 @@ import importlib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -38,9 +38,29 @@ IDENTIFIES = {"chroma63800", "yokogawa_wt", "labjack_t7"}
 """Drivers whose instrument names its model (`*IDN?`, the T7's PRODUCT_ID): only they take `model`."""
 
 T7_DIGITAL = re.compile(r"^(FIO[0-7]|EIO[0-7]|CIO[0-3]|MIO[0-2])$")
-T7_PULSE_IN = {"FIO0", "FIO1", "FIO2", "FIO3", "FIO6", "FIO7"}
-"""T7 lines that support the "pulse width in" extended feature (DIO0-3, DIO6-7)."""
+T7_PULSE_IN = {"FIO0", "FIO1"}
+"""T7 lines that can run the "pulse width in" extended feature: DIO0 and DIO1 only (T-Series datasheet,
+Pulse Width In, "T7 Capable DIO")."""
 T7_ANALOG = re.compile(r"^AIN([0-9]|1[0-3])$")
+T7_AIN_MIN_V, T7_AIN_MAX_V = -10.5, 10.1
+"""What a T7 analog input spans before it clips (T-Series datasheet, appendix A-3)."""
+PILOT_PEAK_V = 12.6
+"""The highest pilot level a front end must bring into the AIN range (J1772: +12 V +/- 0.6 V, -12 V likewise)."""
+T7_STREAM_MAX_HZ = 100_000
+"""A T7 streams at most about 100 kS/s in total (T-Series datasheet, Stream Mode; at resolution index 0-1)."""
+T7_CLOCK_DIVISORS = (1, 2, 4, 8, 16, 32, 64, 256)
+"""Divisors DIO_EF_CLOCK0 accepts (ljm_constants: DIO_EF_CLOCK0_DIVISOR; others give EF_DIVISOR_VALUE_INVALID)."""
+LOAD_RATINGS: dict[str, tuple[float, float]] = {"63802": (18.0, 1800.0), "63804": (45.0, 4500.0)}
+"""(A, W) of the 63800 models the manual's status table names; any other model needs rating_a and rating_w."""
+WT_DIRECT_RANGES_A = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
+WT_SENSOR_RANGES_V = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+WT_RATES_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+WT_OVER_RANGE = 1.1
+"""A WT reading past about 110 % of its range is over range (inferred)."""
+
+
+DEFAULT_STREAM_SCAN_HZ = 19_880.0
+DEFAULT_STREAM_WINDOW_SCANS = 1500
 
 
 class RackFileError(ValueError):
@@ -81,6 +101,38 @@ class Instrument(Strict):
     is the channel (can0, vcan0, or a virtual channel's name)."""
     bitrate: int = Field(default=500_000, ge=10_000, le=1_000_000)
     """CAN bitrate (can_ev_emulator only)."""
+    # -- chroma63800 --
+    rating_a: float | None = Field(default=None, gt=0, le=1000)
+    """The load's current rating (63804: 45 A); taken from `model` when left out."""
+    rating_w: float | None = Field(default=None, gt=0, le=100_000)
+    """The load's power rating (63804: 4500 W); taken from `model` when left out."""
+    # -- yokogawa_wt --
+    wiring: str | None = Field(default=None, pattern=r"^(P1W2|P1W3|P3W3|P3W4|V3A3)$")
+    """Wiring system (default P1W2: each unit is one single-phase circuit on its own element)."""
+    current_range_a: float | None = None
+    """Direct current range of every element used (default 30 A, a WT5000 30 A element's top range)."""
+    sensor_range_v: float | None = None
+    """External current sensor input range; with `sensor_ratio_mv_per_a`, used in place of a direct range."""
+    sensor_ratio_mv_per_a: float | None = Field(default=None, gt=0, le=100_000)
+    """External current sensor output in mV per A (a 10 mV/A clamp: 10)."""
+    update_s: float | None = None
+    """Update interval (`:RATE`, default 0.5 s: one new value per sampling period)."""
+    nan_budget_s: float | None = Field(default=None, gt=0, le=600)
+    """How long the analyzer may answer NAN (no data) for an element before the rig calls it a fault (default
+    2 s: four update intervals, twice the one interval a setting change costs)."""
+    # -- labjack_t7 --
+    clock_divisor: int | None = None
+    """DIO_EF_CLOCK0 divisor for pulse width in (default 1: 80 MHz, 12.5 ns per tick)."""
+    stream_scan_hz: float | None = Field(default=None, gt=0, le=T7_STREAM_MAX_HZ)
+    """Stream scan rate for the divider front ends of this T7 (default 20 020 Hz: 20.02 samples per 1 kHz PWM
+    period, so a window of 1001 scans sees 1001 distinct phases)."""
+    stream_window_scans: int | None = Field(default=None, ge=100, le=20_000)
+    """Scans streamed per tick for the divider front ends (default 1001: 50 ms, 50 PWM periods)."""
+
+    ONLY_FOR: ClassVar[dict[str, str]] = {"rating_a": "chroma63800", "rating_w": "chroma63800", "wiring": "yokogawa_wt",
+             "current_range_a": "yokogawa_wt", "sensor_range_v": "yokogawa_wt", "sensor_ratio_mv_per_a": "yokogawa_wt",
+             "update_s": "yokogawa_wt", "nan_budget_s": "yokogawa_wt", "clock_divisor": "labjack_t7",
+             "stream_scan_hz": "labjack_t7", "stream_window_scans": "labjack_t7"}
 
     @field_validator("ljm")
     @classmethod
@@ -93,7 +145,50 @@ class Instrument(Strict):
     def _model_is_checkable(self) -> Instrument:
         if self.model is not None and self.driver not in IDENTIFIES:
             raise KeyedError("model", f"a {self.driver} does not name its model; leave `model` out")
+        for key, driver in self.ONLY_FOR.items():
+            if getattr(self, key) is not None and self.driver != driver:
+                raise KeyedError(key, f"`{key}` is a {driver} setting; a {self.driver} does not take it")
+        if self.driver == "chroma63800" and (self.rating_a is None or self.rating_w is None) \
+                and (self.model or "") not in LOAD_RATINGS:
+            raise KeyedError("rating_a", f"give the load's rating_a and rating_w (the rig knows the ratings of "
+                                         f"{', '.join(sorted(LOAD_RATINGS))} only)")
+        if self.current_range_a is not None and self.current_range_a not in WT_DIRECT_RANGES_A:
+            raise KeyedError("current_range_a", f"{self.current_range_a:g} A is not a range of the element "
+                                                f"({', '.join(f'{r:g}' for r in WT_DIRECT_RANGES_A)} A)")
+        if (self.sensor_range_v is None) != (self.sensor_ratio_mv_per_a is None):
+            raise KeyedError("sensor_range_v", "an external sensor needs both sensor_range_v and sensor_ratio_mv_per_a")
+        if self.sensor_range_v is not None:
+            if self.current_range_a is not None:
+                raise KeyedError("current_range_a", "give either a direct current_range_a or an external sensor")
+            if self.sensor_range_v not in WT_SENSOR_RANGES_V:
+                raise KeyedError("sensor_range_v", f"{self.sensor_range_v:g} V is not a sensor range "
+                                                   f"({', '.join(f'{r:g}' for r in WT_SENSOR_RANGES_V)} V)")
+        if self.update_s is not None and self.update_s not in WT_RATES_S:
+            raise KeyedError("update_s", f"{self.update_s:g} s is not an update interval "
+                                         f"({', '.join(f'{r:g}' for r in WT_RATES_S)} s)")
+        if self.clock_divisor is not None and self.clock_divisor not in T7_CLOCK_DIVISORS:
+            raise KeyedError("clock_divisor", f"{self.clock_divisor} is not a DIO_EF_CLOCK0 divisor "
+                                              f"({', '.join(map(str, T7_CLOCK_DIVISORS))})")
         return self
+
+    # -- settings with their defaults ----------------------------------------------------------------------
+
+    @property
+    def load_rating(self) -> tuple[float, float]:
+        """(A, W) this load can sink."""
+        known = LOAD_RATINGS.get(self.model or "", (0.0, 0.0))
+        return (self.rating_a or known[0], self.rating_w or known[1])
+
+    def sink_limit_a(self, supply_v: float) -> float:
+        """The most current this load sinks at `supply_v` without tripping: its current or power rating."""
+        amps, watts = self.load_rating
+        return min(amps, watts / supply_v)
+
+    @property
+    def analyzer_full_scale_a(self) -> float:
+        if self.sensor_range_v is not None and self.sensor_ratio_mv_per_a:
+            return self.sensor_range_v / (self.sensor_ratio_mv_per_a / 1000.0)
+        return self.current_range_a or 30.0
 
 
 class LineRef(Strict):
@@ -111,17 +206,27 @@ class LineRef(Strict):
 
 
 class PilotRef(Strict):
-    """The vehicle side of a unit's pilot on a LabJack: two resistor relays, a duty input, a voltage."""
+    """The vehicle side of a unit's pilot on a LabJack: two resistor relays and a measuring front end.
+
+    `front_end = "comparator"`: a comparator turns the +/-12 V pilot into a 3.3 V logic signal on `duty_line`, a
+    line that can run Pulse Width In (FIO0 or FIO1 on a T7), and a positive peak detector behind a divider of
+    `ratio` feeds `level`: duty and high level, no low level.
+    `front_end = "divider"`: a divider of `ratio` feeds `level`, which is streamed: duty, high and low level from a
+    window of samples.
+    """
 
     instrument: str
     b_line: str
     """Closes the 2.74 kΩ + diode: vehicle connected (state B)."""
     c_line: str
     """Adds 1.3 kΩ in parallel: vehicle ready to charge (state C)."""
-    duty_line: str
-    """Pulse-width input measuring the pilot's duty cycle."""
-    voltage: str
-    """Analog input reading the pilot's positive level."""
+    front_end: Literal["comparator", "divider"]
+    duty_line: str | None = None
+    """Comparator front end only: the pulse-width input measuring the pilot's duty cycle."""
+    level: str
+    """Analog input: the peak detector's output (comparator) or the divided pilot itself (divider, streamed)."""
+    ratio: float = Field(gt=0, le=100)
+    """Pilot volts per volt at `level` (a 4:1 divider: 4)."""
 
     @field_validator("b_line", "c_line")
     @classmethod
@@ -130,17 +235,36 @@ class PilotRef(Strict):
 
     @field_validator("duty_line")
     @classmethod
-    def _pulse_in(cls, value: str) -> str:
-        if value not in T7_PULSE_IN:
-            raise ValueError(f"{value!r} cannot measure pulse width (use one of {sorted(T7_PULSE_IN)})")
+    def _pulse_in(cls, value: str | None) -> str | None:
+        if value is not None and value not in T7_PULSE_IN:
+            raise ValueError(f"{value!r} cannot measure pulse width on a T7 (only {' and '.join(sorted(T7_PULSE_IN))}"
+                             f" can run Pulse Width In)")
         return value
 
-    @field_validator("voltage")
+    @field_validator("level")
     @classmethod
     def _analog(cls, value: str) -> str:
         if not T7_ANALOG.match(value):
             raise ValueError(f"{value!r} is not a T7 analog input (AIN0-13)")
         return value
+
+    @field_validator("ratio")
+    @classmethod
+    def _fits_the_input(cls, value: float) -> float:
+        need = max(PILOT_PEAK_V / T7_AIN_MAX_V, PILOT_PEAK_V / -T7_AIN_MIN_V)
+        if value < need:
+            raise ValueError(f"a {value:g}:1 divider brings a {PILOT_PEAK_V:g} V pilot to {PILOT_PEAK_V / value:.1f} V,"
+                             f" beyond the T7's {T7_AIN_MIN_V:g} ... +{T7_AIN_MAX_V:g} V: use a ratio of at least "
+                             f"{need:.2f}")
+        return value
+
+    @model_validator(mode="after")
+    def _front_end(self) -> PilotRef:
+        if self.front_end == "comparator" and self.duty_line is None:
+            raise KeyedError("duty_line", "a comparator front end needs its duty_line (FIO0 or FIO1)")
+        if self.front_end == "divider" and self.duty_line is not None:
+            raise KeyedError("duty_line", "a divider front end is streamed; it has no duty_line")
+        return self
 
 
 class CanPilotRef(Strict):
@@ -187,7 +311,8 @@ class Unit(Strict):
     api: str = Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")
     api_timeout_s: float = Field(default=10.0, gt=0, le=60)
     """How long the unit's API may take to answer once connected (real units were seen to take seconds)."""
-    load: str
+    load: str | list[str]
+    """The load this unit's vehicle draws through, or a list of loads in parallel that share its current."""
     analyzer: AnalyzerRef
     pilot: AnyPilotRef
     breaker_relay: LineRef
@@ -212,6 +337,18 @@ class Unit(Strict):
                 f"max_output_a {self.max_output_a:g} A is over {allowed:g} A allowed on a {self.breaker_a} A breaker",
             )
         return self
+
+    @field_validator("load")
+    @classmethod
+    def _loads(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError("a list of loads needs at least one load, each named once")
+        return value
+
+    @property
+    def loads(self) -> list[str]:
+        """The unit's loads, one or several in parallel."""
+        return [self.load] if isinstance(self.load, str) else list(self.load)
 
     @property
     def capability_a(self) -> float:
@@ -318,6 +455,18 @@ class Rack(Strict):
     instrument_retries: int = Field(default=1, ge=0, le=3)
     """How often a driver call that failed is retried on a freshly opened connection before the test is
     broken. Commands that are not safe to repeat (pairing, reset, removal) are never retried."""
+    supply_v: float = Field(default=240.0, gt=0, le=480)
+    """The supply voltage at the units: a load's power rating limits the current it sinks at it."""
+    crosscheck_tolerance_a: float = Field(default=1.0, ge=0, le=20)
+    """How far the analyzer and a unit's load readback may disagree (default 1 A: the load's readback is good to
+    about 0.4 % + 0.4 % of 45 A, the analyzer to about 0.1 %; inferred from the catalogs)."""
+    crosscheck_readback: Literal["on_mismatch", "every_tick"] = "on_mismatch"
+    """When the loads are read back for the cross-check: only where the analyzer differs from what the loads were
+    told to sink (default), or every tick (every load that is on, one query each)."""
+    crosscheck_s: float = Field(default=2.0, gt=0, le=60)
+    """How long a disagreement may last before it is a rig fault (default 2 s: the analyzer averages over its
+    update interval and answers one interval late, the load reads instantly, and a vehicle steps its current
+    between ticks; two update intervals plus two sampling periods at the defaults)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Rack:
@@ -341,6 +490,7 @@ class Rack(Strict):
                              f"{self.network.limit_a:g} A: the interlock would trip a network that keeps its limit")
         self._check_references()
         self._check_lines_unique()
+        self._check_streams()
         return self
 
     def _check_references(self) -> None:
@@ -355,7 +505,8 @@ class Rack(Strict):
         elements: dict[tuple[str, int], str] = {}
         for i, u in enumerate(self.units):
             at = f"units.{i}"
-            need(f"{at}.load", u, u.load, "load")
+            for k, load in enumerate(u.loads):
+                need(f"{at}.load" if isinstance(u.load, str) else f"{at}.load.{k}", u, load, "load")
             need(f"{at}.analyzer.instrument", u, u.analyzer.instrument, "analyzer")
             pilot_role = "ev_emulator" if isinstance(u.pilot, CanPilotRef) else "labjack"
             need(f"{at}.pilot.instrument", u, u.pilot.instrument, pilot_role)
@@ -363,9 +514,12 @@ class Rack(Strict):
             need(f"{at}.wifi_relay.instrument", u, u.wifi_relay.instrument, "labjack")
             if u.console is not None:
                 need(f"{at}.console", u, u.console, "console")
-            if u.load in loads:
-                raise KeyedError(f"{at}.load", f"load {u.load!r} is wired to both {loads[u.load]!r} and {u.name!r}")
-            loads[u.load] = u.name
+            for load in u.loads:
+                if load in loads:
+                    raise KeyedError(f"{at}.load", f"load {load!r} is wired to both {loads[load]!r} and {u.name!r}")
+                loads[load] = u.name
+            self._check_load_group(at, u)
+            self._check_analyzer_range(at, u)
             key = (u.analyzer.instrument, u.analyzer.element)
             if key in elements:
                 raise KeyedError(
@@ -383,6 +537,38 @@ class Rack(Strict):
             raise KeyedError("commissioning.confirm", "the simulated operator answers through a file or HTTP, not "
                              "the terminal: use confirm = \"file\" or \"http\" (or sim.operator = false)")
 
+    def _check_load_group(self, at: str, u: Unit) -> None:
+        """Any plan may plug a vehicle that draws up to the unit's capability: the loads must sink it."""
+        limits = {name: self.instruments[name].sink_limit_a(self.supply_v) for name in u.loads}
+        total = sum(limits.values())
+        if total + 1e-9 < u.capability_a:
+            each = ", ".join(f"{n} {a:.1f} A" for n, a in limits.items())
+            raise KeyedError(f"{at}.load", f"unit {u.name!r} may draw {u.capability_a:g} A, but its load(s) sink at "
+                             f"most {total:.1f} A at {self.supply_v:g} V ({each}; rating in A and W): add loads in "
+                             f"parallel (load = [...]) or use a larger model")
+
+    def _check_analyzer_range(self, at: str, u: Unit) -> None:
+        inst = self.instruments[u.analyzer.instrument]
+        if inst.analyzer_full_scale_a * WT_OVER_RANGE < u.capability_a:
+            raise KeyedError(f"{at}.analyzer", f"analyzer {u.analyzer.instrument!r} spans "
+                             f"{inst.analyzer_full_scale_a:g} A per element, under {u.name!r}'s {u.capability_a:g} A: "
+                             f"it would read over range (INF); use an external current sensor (sensor_range_v, "
+                             f"sensor_ratio_mv_per_a)")
+
+    def _check_streams(self) -> None:
+        """Each T7 streams its divider front ends at its scan rate: together within what a T7 can stream."""
+        streamed: dict[str, list[str]] = {}
+        for u in self.units:
+            if isinstance(u.pilot, PilotRef) and u.pilot.front_end == "divider":
+                streamed.setdefault(u.pilot.instrument, []).append(u.name)
+        for name, units in streamed.items():
+            inst = self.instruments[name]
+            rate = inst.stream_scan_hz or DEFAULT_STREAM_SCAN_HZ
+            if rate * len(units) > T7_STREAM_MAX_HZ:
+                raise KeyedError(f"instruments.{name}.stream_scan_hz",
+                                 f"{len(units)} streamed pilots ({', '.join(units)}) at {rate:g} scans/s need "
+                                 f"{rate * len(units):g} samples/s; a T7 streams at most {T7_STREAM_MAX_HZ:g}")
+
     def _check_lines_unique(self) -> None:
         used: dict[tuple[str, str], str] = {}
         for i, u in enumerate(self.units):
@@ -391,7 +577,9 @@ class Rack(Strict):
                 pilot_lines = [(p.instrument, f"node {p.node}", "pilot.node")]
             else:
                 pilot_lines = [(p.instrument, p.b_line, "pilot.b_line"), (p.instrument, p.c_line, "pilot.c_line"),
-                               (p.instrument, p.duty_line, "pilot.duty_line")]
+                               (p.instrument, p.level, "pilot.level")]
+                if p.duty_line is not None:
+                    pilot_lines.append((p.instrument, p.duty_line, "pilot.duty_line"))
             lines = [
                 *pilot_lines,
                 (u.breaker_relay.instrument, u.breaker_relay.line, "breaker_relay.line"),

@@ -10,7 +10,10 @@ checks, reading only, never switching anything:
 - each unit's API answers with a firmware version, and that firmware meets the network's requirement
   (`rig.gpm.firmware_error` with the network's size);
 - the rack is in its safe state: loads off (`LOAD?` = 0), relay lines released (breakers closed, Wi-Fi
-  antennas connected, no pilot resistor switched in), every pilot in state A.
+  antennas connected, no pilot resistor switched in), every pilot in state A;
+- each setting the night relies on, as the instrument has it now (read only: the night sets them itself at the
+  start of every test): the analyzer's wiring, ranges or sensor ratio, update interval and items, each load's
+  mode and protection bits, each T7's DIO_EF_CLOCK0 and Pulse Width In lines.
 
 It prints one table, names the fix where it can, and exits non-zero on any problem. A simulated rack file is
 brought up first (its device servers started, as `open_rack` does) and checked the same way.
@@ -105,9 +108,20 @@ class Doctor:
         on = load.is_on()
         self.add(name, "safe state", not on, "load on (LOAD? = 1)" if on else "load off",
                  f"switch {name} off (LOAD OFF, or its front panel) before the night starts")
+        mode = load.mode()
+        trip = load.tripped()
+        self.add(name, "settings", trip is None, f"mode {mode} (the night sets CURR); rated {cfg.load_rating[0]:g} A, "
+                 f"{cfg.load_rating[1]:g} W" + (f"; {trip.message}" if trip else "; no protection latched"),
+                 f"find out why {name} tripped (PROT?) before the night: the night clears it with PROT:CLE")
 
     def _check_yokogawa_wt(self, name: str, cfg: Any, inst: Instruments) -> None:
-        self._identity(name, cfg, inst.analyzers[name].idn())
+        analyzer = inst.analyzers[name]
+        self._identity(name, cfg, analyzer.idn())
+        elements = [u.analyzer.element for u in self.config.units if u.analyzer.instrument == name]
+        settings, differ = analyzer.read_settings(elements)
+        shown = ", ".join(f"{k} {v}" for k, v in settings.items())
+        note = f" (the night sets: {'; '.join(differ)})" if differ else ""
+        self.add(name, "settings", True, shown + note)
 
     def _check_labjack_t7(self, name: str, cfg: Any, inst: Instruments) -> None:
         lj = inst.labjacks[name]
@@ -121,6 +135,10 @@ class Doctor:
         state = lj.read_lines(list(uses))
         on = [f"{line} ({uses[line]})" for line, energised in state.items() if energised]
         self.add(name, "lines", True, f"DIO_STATE read back, {len(uses)} lines in use")
+        duty = [u.pilot.duty_line for u in self.config.units
+                if isinstance(u.pilot, PilotRef) and u.pilot.instrument == name and u.pilot.duty_line]
+        if duty:
+            self.add(name, "settings", True, lj.pulse_settings(duty) + " (the night sets the clock and each line)")
         self.add(name, "safe state", not on,
                  "energised: " + ", ".join(on) if on else "every relay line released",
                  "a run ended without its safe state: release the lines (power-cycle the T7 or rerun; the rig "

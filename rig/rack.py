@@ -28,8 +28,8 @@ from rig.commissioning.plan import NetworkPlan
 from rig.config import Rack as RackConfig
 from rig.instruments.errors import InstrumentError
 from rig.instruments.factory import Instruments, open_instruments
-from rig.instruments.pilot_port import PilotPort, pilot_ports
-from rig.pilot import PilotState, duty_to_amps, state_from_volts
+from rig.pilot import PilotState
+from rig.rack_io import RackIO
 from rig.safety import (
     LoadGuard,
     ProtectionInterlock,
@@ -100,12 +100,12 @@ class Rack:
         self.vehicle_delay_s = self.budgets.vehicle_response_s if vehicle_delay_s is None else vehicle_delay_s
         self.vehicles: dict[str, Vehicle] = {}
         self.units = {u.name: u for u in config.units}
-        self.pilots: dict[str, PilotPort] = pilot_ports(config, instruments.labjacks, instruments.ev_emulators)
+        self.io = RackIO(config, instruments)
+        """Everything read and driven through the instruments (rig/rack_io.py)."""
+        self.pilots = self.io.pilots
         """The pilot role, one port per instrument (LabJack lines or CAN EV emulator nodes)."""
-        self._pilot_port = {unit: port for port in self.pilots.values() for unit in port.units}
-        self._analyzer_groups: dict[str, list[tuple[str, int]]] = {}
-        for u in config.units:
-            self._analyzer_groups.setdefault(u.analyzer.instrument, []).append((u.name, u.analyzer.element))
+        self.settings: dict[str, dict[str, str]] = {}
+        """Every instrument's settings as read back by prepare()."""
         self.state_dir = Path(state_dir) if state_dir is not None else Path("reports")
         self.writer: TraceWriter | None = None
         """The trace of the test running now (begin_test / end_test)."""
@@ -127,6 +127,8 @@ class Rack:
         self.units_seen: dict[str, UnitIdentity] = {}
         """Each unit's firmware version and serial number, read from its API when the rack was brought up."""
         self.brought_up = False
+        self._reprepare = False
+        """A test ended on a rig fault: the next one sets every instrument up again first."""
         self._tripped: set[str] = set()
         """Units whose breaker the rig holds open now."""
         self._last_network: NetworkPlan | None = None
@@ -138,40 +140,18 @@ class Rack:
     # -- set-up ------------------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Put every instrument in its starting mode and the rack in its safe state."""
-        for load in self.inst.loads.values():
-            load.setup()
-        for name, analyzer in self.inst.analyzers.items():
-            analyzer.configure([el for _, el in self._analyzer_groups.get(name, [])])
-        for port in self.pilots.values():
-            port.prepare()
+        """Put every instrument in its starting mode (settings read back into the trace header) and the rack in
+        its safe state."""
+        self.settings = self.io.prepare()
+        if self.writer is not None:
+            self.writer.note_header(instrument_settings=self.settings)
         self.safe()
 
     def safe(self) -> list[str]:
         """Loads off, pilots to state A, breakers closed, Wi-Fi antennas connected. Best effort: every step
         is tried even if an earlier one fails; the failures are returned (and logged in the trace)."""
-        problems: list[str] = []
         self.vehicles.clear()
-        for name, load in self.inst.loads.items():
-            try:
-                load.off()
-                load.set_current(0.0)
-            except Exception as exc:
-                problems.append(f"{name}: {exc}")
-        for name, port in self.pilots.items():
-            try:
-                port.release_all()
-            except Exception as exc:
-                problems.append(f"{name}: {exc}")
-        lines: dict[str, dict[str, bool]] = {}
-        for u in self.config.units:
-            lines.setdefault(u.breaker_relay.instrument, {})[u.breaker_relay.line] = False
-            lines.setdefault(u.wifi_relay.instrument, {})[u.wifi_relay.line] = False
-        for name, values in lines.items():
-            try:
-                self.inst.labjacks[name].write_lines(values)
-            except Exception as exc:
-                problems.append(f"{name}: {exc}")
+        problems = [*self.io.loads_off(), *self.io.release_pilots(), *self.io.release_relays()]
         powered_up = sorted(self._tripped)
         self._tripped.clear()
         self._event("safe_state", problems=problems, powered_up=powered_up)
@@ -263,6 +243,12 @@ class Rack:
             self.brought_up = True
         elif self.safety.problems:
             take_charge(self, self.state_dir)  # an earlier test left the rack unsafe: restore it before anything
+            self.prepare()
+        elif self._reprepare:
+            self.prepare()  # after a rig fault: every instrument set up and read back again (a latched load cleared)
+        else:
+            self.writer.note_header(instrument_settings=self.settings)
+        self._reprepare = False
         if self.units_seen:
             self.writer.note_header(firmware_versions=self.read_versions(),
                                     serials={u: i.serial_number for u, i in self.units_seen.items()})
@@ -277,6 +263,7 @@ class Rack:
                 problems = self.safe()
             if broken:
                 self.network = None
+                self._reprepare = True
             if not problems:
                 self._await_recovery()
         finally:
@@ -380,22 +367,13 @@ class Rack:
                                           f"firmware is not judged: {'; '.join(problems)}")
 
     def _tick(self) -> None:
-        pilot: dict[str, float | None] = {}
-        state: dict[str, str] = {}
-        for port in self.pilots.values():
-            for unit, r in zip(port.units, port.read(), strict=True):
-                pilot[unit] = duty_to_amps(r.duty_pct)
-                state[unit] = state_from_volts(r.high_v).value
-        current: dict[str, float] = {}
-        for name, group in self._analyzer_groups.items():
-            values = self.inst.analyzers[name].read_currents()
-            for (unit, _), value in zip(group, values, strict=True):
-                current[unit] = value
         now = self.now
+        reading = self.io.read(now)
+        pilot = reading.pilot
         for unit, vehicle in self.vehicles.items():
             amps = self.load_guard.clamp(unit, vehicle.step(now, pilot.get(unit)), now, pilot.get(unit))
-            self.inst.loads[self.units[unit].load].set_current(amps)
-        self.last = Sample(now, pilot, current, state)
+            self.io.draw(unit, amps)
+        self.last = Sample(now, pilot, reading.current, reading.state)
         assert self.writer is not None, "no test trace begun"
         self.writer.sample(self.last)
         self._cross_check_leader(self.last)
@@ -462,40 +440,39 @@ class Rack:
 
     def _pilot(self, unit: str, state: PilotState) -> None:
         self._unit(unit)
-        self._pilot_port[unit].present(unit, state)
+        self.io.present(unit, state)
 
     def plug(self, unit: str, demand_a: float, response_delay_s: float | None = None) -> None:
         """Connect an emulated vehicle that wants `demand_a` (state B, then C if it wants current)."""
-        u = self._unit(unit)
+        self._unit(unit)
+        self.io.check_demand(unit, demand_a)
         delay = self.vehicle_delay_s if response_delay_s is None else response_delay_s
         vehicle = Vehicle(demand_a=demand_a, response_delay_s=delay)
         self.safety.leaving(f"plug {unit}")
-        load = self.inst.loads[u.load]
-        load.set_current(0.0)
-        load.on()
+        self.io.draw(unit, 0.0)
+        self.io.load_on(unit)
         self.vehicles[unit] = vehicle
         self._pilot(unit, vehicle.state)
         self._event("plug", unit, demand_a=demand_a, response_delay_s=delay)
 
     def unplug(self, unit: str) -> None:
-        u = self._unit(unit)
+        self._unit(unit)
         self.vehicles.pop(unit, None)
-        load = self.inst.loads[u.load]
-        load.off()
-        load.set_current(0.0)
+        self.io.load_off(unit)
         self._pilot(unit, PilotState.A)
         self._event("unplug", unit)
 
     def set_demand(self, unit: str, demand_a: float) -> None:
         """What the vehicle wants changes (a smaller onboard charger, a tapering battery)."""
         vehicle = self.vehicles[unit]
+        self.io.check_demand(unit, demand_a)
         vehicle.set_demand(demand_a)
-        self.inst.loads[self._unit(unit).load].set_current(vehicle.draw_a)
+        self.io.draw(unit, vehicle.draw_a)
         self._pilot(unit, vehicle.state)
         self._event("set_demand", unit, demand_a=demand_a)
 
     def _relay(self, ref: Any, energised: bool) -> None:
-        self.inst.labjacks[ref.instrument].write_lines({ref.line: energised})
+        self.io.set_relay(ref, energised)
 
     def trip_breaker(self, unit: str) -> None:
         self.safety.leaving(f"trip {unit}")

@@ -23,8 +23,9 @@ class Sample:
     t: float
     pilot: dict[str, float | None]
     """Advertised amps from the measured duty cycle; None when the pilot shows no PWM."""
-    current: dict[str, float]
-    """Measured current per unit (power analyzer)."""
+    current: dict[str, float | None]
+    """Measured current per unit (power analyzer); None when the analyzer had no reading this tick (NAN),
+    written as null."""
     state: dict[str, str]
     """Pilot state per unit from the measured positive level."""
 
@@ -143,7 +144,8 @@ def to_csv(trace: Trace) -> str:
         cells = [f"{s.t:.3f}"]
         for n in names:
             p = s.pilot.get(n)
-            cells += ["" if p is None else f"{p:.2f}", f"{s.current.get(n, 0.0):.2f}", s.state.get(n, "")]
+            i = s.current.get(n)
+            cells += ["" if p is None else f"{p:.2f}", "" if i is None else f"{i:.2f}", s.state.get(n, "")]
         cells.append(" ".join(events.get(s.t, [])))
         rows.append(",".join(cells))
     return "\n".join(rows) + "\n"

@@ -225,13 +225,14 @@ WC6_PILOT = 'pilot = { instrument = "ev1", node = 1 }'
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    (WC6_PILOT, 'pilot = { instrument = "load1", node = 1 }',
-     "units.5.pilot.instrument: unit 'wc6' uses 'load1' as ev_emulator, but it is a chroma63800"),
+    (WC6_PILOT, 'pilot = { instrument = "load1a", node = 1 }',
+     "units.5.pilot.instrument: unit 'wc6' uses 'load1a' as ev_emulator, but it is a chroma63800"),
     (WC6_PILOT, 'pilot = { instrument = "ev1", node = 0 }', "units.5.pilot.node: Input should be greater than"),
     (WC6_PILOT, 'pilot = { instrument = "ev1", node = 1, colour = "red" }', "units.5.pilot.colour: unknown key"),
     (WC6_PILOT, 'pilot = { instrument = "t7-pilots", node = 1 }',
      "units.5.pilot.instrument: unit 'wc6' uses 't7-pilots' as ev_emulator, but it is a labjack_t7"),
-    ('pilot = { instrument = "t7-pilots", b_line = "CIO0", c_line = "CIO1", duty_line = "FIO6", voltage = "AIN4" }',
+    ('pilot = { instrument = "t7-pilots", b_line = "EIO4", c_line = "EIO5", front_end = "divider", level = "AIN2", '
+     'ratio = 4.0 }',
      'pilot = { instrument = "ev1", node = 1 }', "units.5.pilot.node: line node 1 of 'ev1' is used twice"),
     ('driver = "can_ev_emulator"', 'driver = "can_ev_emulator"\nmodel = "X1"',
      "instruments.ev1.model: a can_ev_emulator does not name its model"),
@@ -246,7 +247,7 @@ def test_can_pilot_mistakes_are_one_line_naming_the_key(tmp_path: Path, old: str
 
 def test_a_labjack_pilot_missing_a_line_names_the_line(tmp_path: Path) -> None:
     path = _sim6_with(tmp_path, WC6_PILOT, 'pilot = { instrument = "t7-pilots", b_line = "CIO2", c_line = "CIO3" }')
-    with pytest.raises(RackFileError, match=r"units\.5\.pilot\.duty_line: Field required"):
+    with pytest.raises(RackFileError, match=r"units\.5\.pilot\.front_end: Field required"):
         load_rack(path)
 
 
@@ -264,7 +265,7 @@ def test_the_rack_charges_wc6_through_the_can_emulator(tmp_path: Path) -> None:
     config = load_rack(SIM6)
     manifest = load_manifest(ROOT / config.firmware.manifest)
     with open_rack(config, manifest, tmp_path / "trace.jsonl") as rack:
-        assert set(rack.pilots) == {"t7-pilots", "ev1"} and rack.pilots["ev1"].units == ["wc6"]
+        assert set(rack.pilots) == {"t7-pilots", "t7-relays", "ev1"} and rack.pilots["ev1"].units == ["wc6"]
         ev: Any = rack.inst.ev_emulators["ev1"]
         rack.plug("wc6", 16)
         rack.wait(15)

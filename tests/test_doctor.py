@@ -42,16 +42,16 @@ def test_the_healthy_simulated_rack_passes_every_check(sim: SimulatedRack) -> No
     subjects = {f.subject for f in findings}
     assert subjects == set(config.instruments) | {u.name for u in config.units}
     checks = {(f.subject, f.check) for f in findings}
-    assert {("analyzer", "model"), ("load1", "safe state"), ("t7-relays", "lines"), ("t7-relays", "safe state"),
+    assert {("analyzer", "model"), ("load1a", "safe state"), ("t7-relays", "lines"), ("t7-relays", "safe state"),
             ("ev1", "answers"), ("ev1", "safe state"), ("console1", "answers"), ("wc6", "firmware")} <= checks
 
 
 def test_a_stopped_instrument_is_named(sim: SimulatedRack) -> None:
-    sim.servers["load3"].stop()
+    sim.servers["load3b"].stop()
     found = problems(diagnose(sim.rack, sim))
-    assert list(found) == [("load3", "answers")]
-    assert "cannot open" in found[("load3", "answers")].detail
-    assert "switch it on" in found[("load3", "answers")].fix
+    assert list(found) == [("load3b", "answers")]
+    assert "cannot open" in found[("load3b", "answers")].detail
+    assert "switch it on" in found[("load3b", "answers")].fix
 
 
 def test_a_wrong_identity_is_named_with_both_models(sim: SimulatedRack) -> None:
@@ -63,10 +63,10 @@ def test_a_wrong_identity_is_named_with_both_models(sim: SimulatedRack) -> None:
 
 
 def test_an_answer_that_is_no_identity_is_named(sim: SimulatedRack) -> None:
-    sim.servers["load2"].device.idn = "hello"
+    sim.servers["load2a"].device.idn = "hello"
     found = problems(diagnose(sim.rack, sim))
-    assert list(found) == [("load2", "answers")]
-    assert "not an identity" in found[("load2", "answers")].detail
+    assert list(found) == [("load2a", "answers")]
+    assert "not an identity" in found[("load2a", "answers")].detail
 
 
 def test_silent_console_and_can_emulator_are_named(sim: SimulatedRack) -> None:
@@ -90,14 +90,14 @@ def _fast(sim: SimulatedRack, *silent: str) -> SimulatedRack:
 
 def test_an_unsafe_rack_names_what_is_not_safe(sim: SimulatedRack) -> None:
     world = sim.world
-    world.units["wc2"].load_on = True
+    sim.servers["load2b"].device.on = True  # left on from its front panel
     sim.labjacks["SIM-T7-RELAYS"].write("EIO5", 1)  # wc3's Wi-Fi relay: antenna cut
     sim.labjacks["SIM-T7-PILOTS"].write("EIO0", 1)  # wc1's vehicle B resistor
     world.units["wc6"].b_closed = True  # the CAN emulator's node presents B
     found = problems(diagnose(sim.rack, sim))
-    assert set(found) == {("load2", "safe state"), ("t7-relays", "safe state"), ("t7-pilots", "safe state"),
+    assert set(found) == {("load2b", "safe state"), ("t7-relays", "safe state"), ("t7-pilots", "safe state"),
                           ("ev1", "safe state")}
-    assert found[("load2", "safe state")].detail == "load on (LOAD? = 1)"
+    assert found[("load2b", "safe state")].detail == "load on (LOAD? = 1)"
     assert found[("t7-relays", "safe state")].detail == "energised: EIO5 (wc3 Wi-Fi cut)"
     assert found[("t7-pilots", "safe state")].detail == "energised: EIO0 (wc1 vehicle B)"
     assert found[("ev1", "safe state")].detail == "pilots not in A: wc6 (node 1) in B"

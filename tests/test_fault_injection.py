@@ -25,7 +25,7 @@ from rig.trace import read_trace
 PLAN = "tests/safety_plans/plan_faults.py"
 TARGETS = ["load", "analyzer", "labjack", "console", "api"]
 FAULTS = ["timeout", "garbage", "drop"]
-INSTRUMENT = {"load": "load1", "analyzer": "analyzer", "labjack": "t7-pilots", "console": "console1",
+INSTRUMENT = {"load": "load1a", "analyzer": "analyzer", "labjack": "t7-pilots", "console": "console1",
               "api": "wc1-api"}
 ERROR_KIND = {"timeout": "InstrumentTimeout", "garbage": "InstrumentGarbage", "drop": "InstrumentError"}
 

@@ -35,7 +35,7 @@ from rig.config import Rack, RackFileError, load_rack
 from rig.instruments.errors import InstrumentError
 from rig.instruments.scpi import ScpiInstrument
 from rig.instruments.unit_api import Lifetime, UnitApi, Version, Vitals, WifiStatus, parse_body
-from rig.instruments.yokogawa_wt import parse_values
+from rig.instruments.yokogawa_wt import parse_values, read_wt_error
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -184,7 +184,7 @@ def test_analyzer_value_lists(reply: str, expected: int) -> None:
     except Exception as exc:
         instrument_error(exc, "analyzer")
         return
-    assert len(values) == expected and all(math.isfinite(v) for v in values)
+    assert len(values) == expected and all(v is None or math.isfinite(v) for v in values)  # None: NAN, no data
 
 
 class FakeResource:
@@ -209,6 +209,7 @@ class FakeResource:
 def fake_scpi(reply: Any) -> ScpiInstrument:
     inst = ScpiInstrument.__new__(ScpiInstrument)
     inst.name, inst.address, inst.timeout_s, inst._sock = "load1", "TCPIP::10.0.0.9::2101::SOCKET", 1.0, None
+    inst.error_reader = read_wt_error
     inst._res = FakeResource(reply)
     return inst
 

@@ -52,7 +52,7 @@ def test_the_lab_rack_file_loads_and_names_every_identifiable_model() -> None:
     assert not rack.simulated
     models = {name: inst.model for name, inst in rack.instruments.items()}
     assert models["analyzer"] == "WT5000"
-    assert all(models[f"load{i}"] == "63804" for i in range(1, 7))
+    assert all(models[f"load{i}{k}"] == "63804" for i in range(1, 7) for k in "abc")
     assert models["t7-pilots"] == models["t7-relays"] == "T7"
     assert rack.instruments["ev1"].can_interface == "socketcan"
     assert rack.unit("wc6").pilot.instrument == "ev1"
@@ -102,12 +102,12 @@ def test_a_partly_missing_rack_names_only_what_is_missing_and_closes_the_rest() 
     sim = SimulatedRack(load_rack(SIM6))
     bound = sim.start()
     try:
-        sim.servers["load3"].stop()
+        sim.servers["load3b"].stop()
         sim.servers["console5"].stop()
         before = open_fds()
         with pytest.raises(InstrumentsMissing) as info:
             open_instruments(bound)
-        assert [p.instrument for p in info.value.problems] == ["load3", "console5"]
+        assert [p.instrument for p in info.value.problems] == ["load3b", "console5"]
         assert settled_fds(before) == before  # the servers close their ends of what the rig closed
     finally:
         sim.stop()
@@ -254,8 +254,8 @@ def test_each_consoles_transcript_is_attached_to_the_report(tmp_path: Path) -> N
 
 
 def test_load_on_and_off_raise_the_instruments_own_error() -> None:
-    """A load that refuses LOAD ON (protection latched, remote inhibit) says why in SYST:ERR?: a rig fault
-    carrying the instrument's message, not a vehicle that silently draws nothing."""
+    """A load that refuses LOAD ON (protection latched) says why in *ESR? and PROT?: a rig fault naming the
+    protection bits, not a vehicle that silently draws nothing; a command error is named from *ESR?."""
     from firmware_under_test.models.reference import ReferenceFirmware
     from rig.sim.chroma_load import ChromaLoad
     from rig.sim.line_server import LineServer
@@ -268,13 +268,13 @@ def test_load_on_and_off_raise_the_instruments_own_error() -> None:
     try:
         load.on()
         assert load.is_on()
-        device.errors.push(-221, "Settings conflict; protection latched")
+        device.trip(64)  # OPP
         with pytest.raises(InstrumentError) as info:
             load.on()
-        assert str(info.value) == ("load1: after 'LOAD ON' the instrument reports -221,\"Settings conflict; "
-                                   "protection latched\"")
-        device.errors.push(-350, "Queue overflow")
-        with pytest.raises(InstrumentError, match="after 'LOAD OFF' the instrument reports -350"):
+        assert str(info.value) == "load1: refuses LOAD ON: protection latched (OPP, PROT? = 64)"
+        device.esr |= 32
+        with pytest.raises(InstrumentError, match=r"after 'LOAD OFF' the instrument reports \*ESR\? = 32 \(command "
+                                                  r"error\)"):
             load.off()
         load.off()
         assert not load.is_on()

@@ -106,15 +106,20 @@ def test_pilot_relays_present_states_a_b_c(pilots: LabJackT7, world: World) -> N
     for state in (PilotState.B, PilotState.C, PilotState.A):
         pilots.write_lines(pilots.pilot_lines(state, "EIO0", "EIO1"))
         assert wc1.pilot_state() == state
-        (reading,) = _read(pilots, [("FIO0", "AIN0")])
+        (reading,) = _read(pilots, [("FIO0", "AIN0")], world)
         assert state_from_volts(reading.high_v) is state
     with pytest.raises(ValueError, match="states A, B and C"):
         pilots.pilot_lines(PilotState.D, "EIO0", "EIO1")
 
 
-def _read(t7: LabJackT7, channels: list[tuple[str, str]]) -> list[Any]:
+def _read(t7: LabJackT7, channels: list[tuple[str, str]], world: World | None = None) -> list[Any]:
+    """Set the clock and the feature up, let 10 ms pass (less than a firmware tick, so the PWM the test set stays),
+    read with the comparator front end (4:1 level)."""
+    t7.configure_clock(1)
     t7.enable_pulse_in([duty for duty, _ in channels])
-    return t7.read_pilots(channels)
+    if world is not None:
+        world.advance(0.01)
+    return t7.read_pulse([(duty, ain, 4.0) for duty, ain in channels])
 
 
 # -- pilot duty ------------------------------------------------------------------------------------------
@@ -125,32 +130,36 @@ def test_pilot_duty_matches_the_advertised_amps(pilots: LabJackT7, world: World)
     assert wc1.running and wc2.running
     wc1.pwm_amps = 32.0
     wc2.pwm_amps = 6.0
-    pilots.enable_pulse_in(["FIO0", "FIO1", "FIO2"])
-    r1, r2, r3 = pilots.read_pilots([("FIO0", "AIN0"), ("FIO1", "AIN1"), ("FIO2", "AIN2")])
+    r1, r2 = _read(pilots, [("FIO0", "AIN0"), ("FIO1", "AIN1")], world)
     assert duty_to_amps(r1.duty_pct) == pytest.approx(32.0, abs=0.01)
     assert duty_to_amps(r2.duty_pct) == pytest.approx(6.0, abs=0.01)
-    assert world.units["wc3"].pwm_amps is None
-    assert r3.duty_pct is None and duty_to_amps(r3.duty_pct) is None
+    assert r1.low_v is None  # a comparator front end cannot see the low level
     wc1.pwm_amps = 48.0
-    (r1,) = pilots.read_pilots([("FIO0", "AIN0")])
+    world.advance(0.01)
+    (r1,) = pilots.read_pulse([("FIO0", "AIN0", 4.0)])
     assert r1.duty_pct == pytest.approx(80.0, abs=0.01)
+    wc1.pwm_amps = None  # the PWM stops: the reset read of the last tick leaves nothing to read
+    world.advance(0.01)
+    (r1,) = pilots.read_pulse([("FIO0", "AIN0", 4.0)])
+    assert r1.duty_pct is None
 
 
 def test_an_unpowered_unit_shows_no_pwm_and_no_level(pilots: LabJackT7, relays: LabJackT7, world: World) -> None:
     world.units["wc1"].pwm_amps = 32.0
     relays.write_lines({"EIO0": True})  # wc1's breaker
-    (reading,) = _read(pilots, [("FIO0", "AIN0")])
+    (reading,) = _read(pilots, [("FIO0", "AIN0")], world)
     assert reading.duty_pct is None
     assert reading.high_v == 0.0
     assert state_from_volts(reading.high_v) is PilotState.E
 
 
-def test_reading_pulse_width_without_enabling_it_fails(pilots: LabJackT7) -> None:
+def test_reading_pulse_width_without_its_clock_is_a_rig_fault(pilots: LabJackT7) -> None:
+    pilots.enable_pulse_in(["FIO0"])
     with pytest.raises(InstrumentError) as info:
-        pilots.read_pilots([("FIO0", "AIN0")])
+        pilots.read_pulse([("FIO0", "AIN0", 4.0)])
     text = one_line(info.value)
     assert info.value.instrument == "t7"
-    assert "pulse width in is not enabled" in text and "2600" in text
+    assert "DIO_EF_CLOCK0 is not running" in text and "FIO0" in text
 
 
 # -- failures --------------------------------------------------------------------------------------------

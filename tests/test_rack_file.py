@@ -94,7 +94,7 @@ def test_sim6_loads() -> None:
     assert rack.network.limit_a == 120
     assert all(u.capability_a == 48.0 for u in rack.units)
     assert rack.instruments["t7-pilots"].ljm == "rig.sim.ljm_standin"
-    assert rack.instruments["load1"].timeout_s == 2.0
+    assert rack.instruments["load1a"].timeout_s == 2.0
 
 
 def test_the_writer_round_trips_sim6(tmp_path: Path) -> None:
@@ -164,6 +164,24 @@ def _four_units_with_limit(limit: int) -> Mutation:
     return mutate
 
 
+def _two_streams(rate: float) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        data["instruments"]["t7-pilots"]["stream_scan_hz"] = rate
+        pilot = data["units"][0]["pilot"]
+        pilot.pop("duty_line")
+        pilot["front_end"] = "divider"
+    return change
+
+
+def _analyzer_direct(range_a: float) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        inst = data["instruments"]["analyzer"]
+        for key in ("sensor_range_v", "sensor_ratio_mv_per_a"):
+            inst.pop(key, None)
+        inst["current_range_a"] = range_a
+    return change
+
+
 def _max_output(breaker: int, output: float) -> Mutation:
     def mutate(data: dict[str, Any]) -> None:
         data["units"][3]["breaker_a"] = breaker
@@ -209,8 +227,24 @@ MISTAKES: list[tuple[str, Mutation, str, str]] = [
      "units.5.wifi_relay.instrument", "names instrument 't7-nope'"),
     ("instrument used in the wrong role", _set("units", 2, "load", value="analyzer"),
      "units.2.load", "uses 'analyzer' as load, but it is a yokogawa_wt"),
-    ("one load for two units", _set("units", 2, "load", value="load1"),
-     "units.2.load", "load 'load1' is wired to both 'wc1' and 'wc3'"),
+    ("one load for two units", _set("units", 2, "load", value=["load1a", "load3b", "load3c"]),
+     "units.2.load", "load 'load1a' is wired to both 'wc1' and 'wc3'"),
+    ("loads too small for the unit", _set("units", 2, "load", value=["load3a", "load3b"]),
+     "units.2.load", "unit 'wc3' may draw 48 A, but its load(s) sink at most 37.5 A at 240 V"),
+    ("one 63804 for a 48 A unit", _set("units", 0, "load", value="load1a"),
+     "units.0.load", "sink at most 18.8 A at 240 V (load1a 18.8 A; rating in A and W)"),
+    ("a load whose rating is unknown", _set("instruments", "load1a", "model", value="63899"),
+     "instruments.load1a.rating_a", "give the load's rating_a and rating_w"),
+    ("analyzer range under the unit's capability", _analyzer_direct(30.0),
+     "units.0.analyzer", "spans 30 A per element, under 'wc1''s 48 A: it would read over range (INF)"),
+    ("a divider that lets the pilot clip", _set("units", 4, "pilot", "ratio", value=1.1),
+     "units.4.pilot.ratio", "beyond the T7's -10.5 ... +10.1 V: use a ratio of at least 1.25"),
+    ("a comparator without its duty line", _set("units", 0, "pilot", "duty_line", value=None),
+     "units.0.pilot.duty_line", "a comparator front end needs its duty_line"),
+    ("a stream faster than a T7 streams", _two_streams(60_000),
+     "instruments.t7-pilots.stream_scan_hz", "need 120000 samples/s; a T7 streams at most 100000"),
+    ("a setting of another driver", _set("instruments", "analyzer", "rating_a", value=45),
+     "instruments.analyzer.rating_a", "`rating_a` is a chroma63800 setting"),
     ("one analyzer element for two units", _set("units", 3, "analyzer", "element", value=1),
      "units.3.analyzer.element", "analyzer element 1 of 'analyzer' measures both 'wc1' and 'wc4'"),
     ("unsupported breaker rating", _set("units", 3, "breaker_a", value=45),
@@ -226,7 +260,7 @@ MISTAKES: list[tuple[str, Mutation, str, str]] = [
      "commissioning.confirm", "the simulated operator answers through a file or HTTP"),
     ("unknown commissioning method", _set("commissioning", value={"method": "app"}), "commissioning.method",
      "Input should be"),
-    ("unknown driver", _set("instruments", "load1", "driver", value="chroma9"), "instruments.load1.driver",
+    ("unknown driver", _set("instruments", "load1a", "driver", value="chroma9"), "instruments.load1a.driver",
      "Input should be"),
     ("bad api URL", _set("units", 0, "api", value="https://10.0.0.5"), "units.0.api", "should match pattern"),
 ]

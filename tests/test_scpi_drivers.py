@@ -12,7 +12,7 @@ from support import one_line
 
 from rig.instruments.chroma_load import Chroma63800
 from rig.instruments.errors import InstrumentError, InstrumentGarbage, InstrumentTimeout
-from rig.instruments.yokogawa_wt import YokogawaWT, parse_values
+from rig.instruments.yokogawa_wt import AnalyzerOverRange, YokogawaWT, parse_values
 from rig.sim.chroma_load import ChromaLoad
 from rig.sim.line_server import LineServer
 from rig.sim.world import World
@@ -81,7 +81,7 @@ def test_load_sets_current_and_switches(load: Chroma63800, world: World) -> None
 def test_load_measures_zero_unless_the_pilot_is_in_state_c(load: Chroma63800, world: World) -> None:
     unit = world.units["wc1"]
     load.setup()
-    load.set_current(20.0)
+    load.set_current(16.0)  # a 63804 sinks at most 4500 W / 240 V = 18.75 A
     load.on()
     unit.contactor = True
     assert unit.pilot_state() == "A"
@@ -91,7 +91,7 @@ def test_load_measures_zero_unless_the_pilot_is_in_state_c(load: Chroma63800, wo
     assert load.measure_current() == 0.0
     unit.c_closed = True
     assert unit.pilot_state() == "C"
-    assert load.measure_current() == pytest.approx(20.0)
+    assert load.measure_current() == pytest.approx(16.0)
     unit.contactor = False
     assert load.measure_current() == 0.0
     unit.contactor = True
@@ -117,7 +117,7 @@ def test_out_of_range_current_carries_the_instruments_own_message(load: Chroma63
     assert not isinstance(info.value, InstrumentGarbage | InstrumentTimeout)
     assert info.value.instrument == "load1"
     assert text.startswith("load1: ")
-    assert "CURR 70.00" in text and "-222" in text and "Data out of range" in text
+    assert "CURR 70.00" in text and "*ESR? = 16 (execution error)" in text  # the 63800's own error register
     assert world.units["wc1"].load_setpoint_a == 10.0
     # the error queue was read: the next command is clean
     load.set_current(11.0)
@@ -130,10 +130,13 @@ def test_out_of_range_current_carries_the_instruments_own_message(load: Chroma63
 def test_analyzer_returns_one_value_per_configured_element(analyzer: YokogawaWT, world: World) -> None:
     assert analyzer.idn().startswith("YOKOGAWA,WT5000")
     analyzer.configure([1, 2, 3, 4, 5, 6])
+    assert analyzer.read_currents() == [None] * 6  # no data until one update interval after the set-up
+    world.advance(0.5)
     values = analyzer.read_currents()
     assert values == [0.0] * 6
     charging(world, "wc2", 16.0)
     charging(world, "wc5", 32.0)
+    world.advance(0.5)
     values = analyzer.read_currents()
     assert len(values) == 6
     assert values[1] == pytest.approx(16.0, abs=0.06)
@@ -144,18 +147,20 @@ def test_analyzer_returns_one_value_per_configured_element(analyzer: YokogawaWT,
 def test_analyzer_items_follow_the_configured_order(analyzer: YokogawaWT, world: World) -> None:
     charging(world, "wc3", 24.0)
     analyzer.configure([3, 1])
+    world.advance(0.5)
     values = analyzer.read_currents()
     assert len(values) == 2
     assert values[0] == pytest.approx(24.0, abs=0.06)
     assert values[1] == 0.0
     analyzer.configure([1])
+    world.advance(0.5)
     assert analyzer.read_currents() == [0.0]
 
 
-def test_analyzer_element_without_a_unit_reads_as_garbage(analyzer: YokogawaWT) -> None:
+def test_analyzer_element_without_a_unit_has_no_data(analyzer: YokogawaWT, world: World) -> None:
     analyzer.configure([1, 7])
-    with pytest.raises(InstrumentGarbage, match=r"^analyzer: item 2 has no data \(NAN\)$"):
-        analyzer.read_currents()
+    world.advance(0.5)
+    assert analyzer.read_currents() == [0.0, None]
 
 
 # -- parse_values ----------------------------------------------------------------------------------------
@@ -165,6 +170,14 @@ def test_parse_values_reads_every_item() -> None:
     assert parse_values("1.6000E+01, 0.0000E+00,3.2E+01", 3, "wt") == [16.0, 0.0, 32.0]
 
 
+def test_parse_values_nan_is_no_reading_and_inf_names_the_range() -> None:
+    assert parse_values("1.0E+00,NAN,nan", 3, "wt") == [1.0, None, None]
+    with pytest.raises(AnalyzerOverRange) as info:
+        parse_values("1.0E+00,INF", 2, "wt", ["element 1, 30 A range", "element 4, 30 A range"])
+    assert one_line(info.value) == ("wt: item 2 is over range (INF) (element 4, 30 A range): the current is beyond "
+                                    "what the range can measure")
+
+
 @pytest.mark.parametrize(
     ("reply", "expected", "reason"),
     [
@@ -172,9 +185,6 @@ def test_parse_values_reads_every_item() -> None:
         ("1.0E+00,2.0E+00,3.0E+00", 2, "expected 2 values, got 3"),
         ("", 1, "item 1 is not a number"),
         ("1.0E+00,abc", 2, "item 2 is not a number: 'abc'"),
-        ("1.0E+00,NAN,2.0E+00", 3, "item 2 has no data (NAN)"),
-        ("INF", 1, "item 1 has no data (INF)"),
-        ("nan", 1, "item 1 has no data"),
     ],
 )
 def test_parse_values_refuses_what_cannot_be_a_reply(reply: str, expected: int, reason: str) -> None:
@@ -201,6 +211,7 @@ def session(request: pytest.FixtureRequest) -> tuple[str, Any, LineServer, Calla
     server = request.getfixturevalue(f"{which}_server")
     if which == "analyzer":
         drv.configure([1, 2])
+        request.getfixturevalue("world").advance(0.5)
     read = DRIVERS[which]
     read(drv)
     return drv.name, drv, server, read

@@ -17,7 +17,7 @@ from rig.instruments.errors import InstrumentError
 from rig.instruments.labjack_t7 import LabJackT7, load_ljm
 from rig.instruments.service_console import ServiceConsole
 from rig.instruments.unit_api import UnitApi
-from rig.instruments.yokogawa_wt import YokogawaWT
+from rig.instruments.yokogawa_wt import AnalyzerSetup, YokogawaWT
 
 
 @dataclass
@@ -58,12 +58,20 @@ class InstrumentsMissing(InstrumentError):
         return self.message
 
 
+def analyzer_setup(cfg: Any) -> AnalyzerSetup:
+    """The analyzer settings a rack file's instrument table asks for, with the rig's defaults."""
+    return AnalyzerSetup(wiring=cfg.wiring or "P1W2",
+                         current_range_a=None if cfg.sensor_range_v is not None else (cfg.current_range_a or 30.0),
+                         sensor_range_v=cfg.sensor_range_v, sensor_ratio_mv_per_a=cfg.sensor_ratio_mv_per_a,
+                         update_s=cfg.update_s or 0.5)
+
+
 def open_instrument(name: str, cfg: Any, inst: Instruments) -> None:
     """Open one instrument of a rack file with the driver it names, and file it under its role in `inst`."""
     if cfg.driver == "chroma63800":
         inst.loads[name] = Chroma63800(name, cfg.address, cfg.timeout_s)
     elif cfg.driver == "yokogawa_wt":
-        inst.analyzers[name] = YokogawaWT(name, cfg.address, cfg.timeout_s)
+        inst.analyzers[name] = YokogawaWT(name, cfg.address, cfg.timeout_s, analyzer_setup(cfg))
     elif cfg.driver == "labjack_t7":
         inst.labjacks[name] = LabJackT7(name, cfg.address, load_ljm(cfg.ljm))
     elif cfg.driver == "service_console":

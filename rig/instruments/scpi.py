@@ -1,8 +1,11 @@
 """SCPI over VISA (pyvisa with the pyvisa-py backend): the transport the load and analyzer drivers share.
 
 Only transport lives here: open with terminations and a timeout, TCP_NODELAY on socket resources (pyvisa-py
-leaves Nagle on, which stalls a write followed by a query by tens of milliseconds), `SYST:ERR?` after commands
-that can fail, and every transport failure turned into a one-line InstrumentError naming the instrument.
+leaves Nagle on, which stalls a write followed by a query by tens of milliseconds), the instrument's own error
+query after commands that can fail, and every transport failure turned into a one-line InstrumentError naming
+the instrument. There is no common error query: a Yokogawa WT reports its errors with `:STATus:ERRor?`, a Chroma
+63800 with `*ESR?`, and neither knows `SYST:ERR?` (a header an instrument does not know gets no reply at all), so
+each driver hands its own reader in.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -27,10 +31,13 @@ def resource_manager() -> Any:
 class ScpiInstrument:
     """An open SCPI instrument: write, query, read the error queue, close."""
 
-    def __init__(self, name: str, address: str, timeout_s: float = 2.0) -> None:
+    def __init__(self, name: str, address: str, timeout_s: float = 2.0,
+                 error_reader: Callable[[ScpiInstrument], str | None] | None = None) -> None:
         self.name = name
         self.address = address
         self.timeout_s = timeout_s
+        self.error_reader = error_reader
+        """Reads the instrument's own error query: the message of the error it reports, or None when clean."""
         self._sock: socket.socket | None = None
         self._open()
 
@@ -128,15 +135,12 @@ class ScpiInstrument:
             raise InstrumentGarbage(self.name, f"reply to {command!r} is not a number: {reply[:40]!r}") from None
 
     def check_errors(self, after: str) -> None:
-        """Read `SYST:ERR?` and raise the instrument's own message if it reports one."""
-        reply = self.query("SYST:ERR?")
-        code_text, _, message = reply.partition(",")
-        try:
-            code = int(code_text)
-        except ValueError:
-            raise InstrumentGarbage(self.name, f"reply to 'SYST:ERR?' is not an error entry: {reply[:40]!r}") from None
-        if code != 0:
-            raise InstrumentError(self.name, f"after {after!r} the instrument reports {code},{message}")
+        """Ask the instrument's own error query and raise its message if it reports one."""
+        if self.error_reader is None:
+            return
+        message = self.error_reader(self)
+        if message:
+            raise InstrumentError(self.name, f"after {after!r} the instrument reports {message}")
 
     def idn(self) -> str:
         return self.query("*IDN?")

@@ -94,8 +94,8 @@ class SimulatedRack:
             unit = self.world.wiring.load.get(name)
             if unit is None:
                 raise SimulationError(f"load {name!r} is wired to no unit")
-            server = LineServer(ChromaLoad(self.world, unit, f"63804000{index:04d}"),
-                                _port(_VISA_SOCKET, inst.address, name))
+            server = LineServer(ChromaLoad(self.world, unit, f"{inst.model or '63804'}000{index:04d}",
+                                           inst.model or "63804"), _port(_VISA_SOCKET, inst.address, name))
             self.servers[name] = server.start()
             return f"TCPIP::127.0.0.1::{server.port}::SOCKET"
         if inst.driver == "yokogawa_wt":

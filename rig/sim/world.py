@@ -60,6 +60,11 @@ class SimUnit:
     joined: str | None = None
     """Whose Wi-Fi the unit's client has joined: None for the site LAN, a leader's name for a follower. Kept like
     the unit's Wi-Fi configuration, across power cycles. A unit off the site LAN is not reachable from the rig."""
+    sinks: list[Any] = field(default_factory=list)
+    """The simulated loads wired to this unit (rig/sim/chroma_load.py), each with `sink() -> amps`; when there
+    are none, `load_on` and `load_setpoint_a` stand for one ideal load (the rig's own driver tests set them)."""
+    last_pwm_amps: float | None = None
+    """The last offer the PWM carried before it stopped: what a pulse-width register still holds (T7 datasheet)."""
 
     # -- the Board protocol ------------------------------------------------------------------------------
 
@@ -86,6 +91,8 @@ class SimUnit:
     def set_pilot(self, amps: float | None) -> None:
         if amps is not None and not 6.0 <= amps <= 80.0:
             raise ValueError(f"{self.name}: a pilot cannot advertise {amps} A")
+        if amps is not None:
+            self.last_pwm_amps = amps
         self.pwm_amps = amps
 
     def set_contactor(self, closed: bool) -> None:
@@ -115,10 +122,17 @@ class SimUnit:
         return self.powered and self.firmware is not None
 
     def true_current(self) -> float:
-        """Current through the unit: the load's setpoint when power, contactor and load are all on."""
-        if self.powered and self.contactor and self.load_on and self.pilot_state() == "C":
-            return self.load_setpoint_a
-        return 0.0
+        """Current through the unit: what its loads sink when power and contactor are on and the pilot is in C."""
+        if not (self.powered and self.contactor and self.pilot_state() == "C"):
+            return 0.0
+        if self.sinks:
+            return sum(load.sink() for load in self.sinks)
+        return self.load_setpoint_a if self.load_on else 0.0
+
+    @property
+    def line_v(self) -> float:
+        """The supply voltage at the unit (the rack file's `supply_v`): what the loads sink power from."""
+        return float(getattr(self.world.rack, "supply_v", 240.0))
 
     def pilot_duty(self) -> float | None:
         """Duty cycle in percent, or None for no PWM (unpowered, booting, or PWM stopped)."""
@@ -218,7 +232,7 @@ class World:
                 unit.firmware.tick()
             current = unit.true_current()
             if current > 0:
-                unit.energy_wh += current * 240.0 * TICK_S / 3600.0
+                unit.energy_wh += current * unit.line_v * TICK_S / 3600.0
 
     def schedule_boot(self, unit: SimUnit) -> None:
         self._at(self.now + BOOT_S, "boot", (unit, unit.powered_since))
@@ -260,21 +274,27 @@ class Wiring:
         self.element: dict[tuple[str, int], SimUnit] = {}
         self.lines: dict[tuple[str, str], tuple[SimUnit, str]] = {}
         self.duty: dict[tuple[str, str], SimUnit] = {}
-        self.ain: dict[tuple[str, str], SimUnit] = {}
+        """Comparator outputs on pulse-width lines: (instrument, line) -> unit."""
+        self.ain: dict[tuple[str, str], tuple[SimUnit, str, float]] = {}
+        """Analog inputs: (instrument, AIN) -> (unit, "peak" or "divider", ratio), as the rack file's front end
+        describes the wiring."""
         self.console: dict[str, SimUnit] = {}
         self.ev: dict[tuple[str, int], SimUnit] = {}
         """CAN EV emulator nodes: (instrument, node) -> unit."""
         for cfg in rack.units:
             unit = world.units[cfg.name]
-            self.load[cfg.load] = unit
+            for load in cfg.loads:
+                self.load[load] = unit
             self.element[(cfg.analyzer.instrument, cfg.analyzer.element)] = unit
             if isinstance(cfg.pilot, CanPilotRef):
                 self.ev[(cfg.pilot.instrument, cfg.pilot.node)] = unit
             else:
                 self.lines[(cfg.pilot.instrument, cfg.pilot.b_line)] = (unit, "b")
                 self.lines[(cfg.pilot.instrument, cfg.pilot.c_line)] = (unit, "c")
-                self.duty[(cfg.pilot.instrument, cfg.pilot.duty_line)] = unit
-                self.ain[(cfg.pilot.instrument, cfg.pilot.voltage)] = unit
+                if cfg.pilot.duty_line is not None:
+                    self.duty[(cfg.pilot.instrument, cfg.pilot.duty_line)] = unit
+                kind = "peak" if cfg.pilot.front_end == "comparator" else "divider"
+                self.ain[(cfg.pilot.instrument, cfg.pilot.level)] = (unit, kind, cfg.pilot.ratio)
             self.lines[(cfg.breaker_relay.instrument, cfg.breaker_relay.line)] = (unit, "breaker")
             self.lines[(cfg.wifi_relay.instrument, cfg.wifi_relay.line)] = (unit, "wifi")
             if cfg.console:

@@ -45,7 +45,7 @@ def world_probe(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     out = Path(os.environ["RIG_PROBE_DIR"]) / f"{request.node.name}.json"
     out.write_text(json.dumps({"units": units, "world_t": sim.world.now}))
     clear = holder.get("clear")
-    if clear is not None:  # the run's rack serves the next test: the instrument is back once the rack's teardown is over
+    if clear is not None:  # the run's rack serves the next test: the instrument is back after the rack's teardown
         clear()
 
 
@@ -69,7 +69,7 @@ def inject(rack: Rack, target: str, fault: str) -> tuple[str, Any]:
         server.slow_s = 1.5
         server.quirk = {"timeout": "slow", "garbage": "garbage", "drop": "drop"}[fault]
         return "wc1-api", lambda: setattr(server, "quirk", None)
-    name = {"load": rack.units["wc1"].load, "analyzer": rack.units["wc1"].analyzer.instrument,
+    name = {"load": rack.units["wc1"].loads[0], "analyzer": rack.units["wc1"].analyzer.instrument,
             "console": rack.units["wc1"].console}[target]
     server = sim.servers[name]
     server.fault = {"timeout": "silent", "garbage": "garbage", "drop": "drop"}[fault]
