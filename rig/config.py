@@ -101,6 +101,9 @@ class Instrument(Strict):
     is the channel (can0, vcan0, or a virtual channel's name)."""
     bitrate: int = Field(default=500_000, ge=10_000, le=1_000_000)
     """CAN bitrate (can_ev_emulator only)."""
+    baud_rate: int | None = Field(default=None, ge=300, le=921_600)
+    """Serial speed of an SCPI instrument on RS-232 (a VISA `ASRL...::INSTR` address): the 63800 is reached over
+    GPIB or RS-232 only (its manual documents no LAN socket), and its baud rate is set on its front panel."""
     # -- chroma63800 --
     rating_a: float | None = Field(default=None, gt=0, le=1000)
     """The load's current rating (63804: 45 A); taken from `model` when left out."""
@@ -129,7 +132,7 @@ class Instrument(Strict):
     stream_window_scans: int | None = Field(default=None, ge=100, le=20_000)
     """Scans streamed per tick for the divider front ends (default 1001: 50 ms, 50 PWM periods)."""
 
-    ONLY_FOR: ClassVar[dict[str, str]] = {"rating_a": "chroma63800", "rating_w": "chroma63800", "wiring": "yokogawa_wt",
+    ONLY_FOR: ClassVar[dict[str, str]] = {"baud_rate": "chroma63800 yokogawa_wt", "rating_a": "chroma63800", "rating_w": "chroma63800", "wiring": "yokogawa_wt",
              "current_range_a": "yokogawa_wt", "sensor_range_v": "yokogawa_wt", "sensor_ratio_mv_per_a": "yokogawa_wt",
              "update_s": "yokogawa_wt", "nan_budget_s": "yokogawa_wt", "clock_divisor": "labjack_t7",
              "stream_scan_hz": "labjack_t7", "stream_window_scans": "labjack_t7"}
@@ -145,9 +148,12 @@ class Instrument(Strict):
     def _model_is_checkable(self) -> Instrument:
         if self.model is not None and self.driver not in IDENTIFIES:
             raise KeyedError("model", f"a {self.driver} does not name its model; leave `model` out")
-        for key, driver in self.ONLY_FOR.items():
-            if getattr(self, key) is not None and self.driver != driver:
-                raise KeyedError(key, f"`{key}` is a {driver} setting; a {self.driver} does not take it")
+        for key, drivers in self.ONLY_FOR.items():
+            if getattr(self, key) is not None and self.driver not in drivers.split():
+                raise KeyedError(key, f"`{key}` is a {' or '.join(drivers.split())} setting; a {self.driver} does not "
+                                      "take it")
+        if self.baud_rate is not None and not self.address.upper().startswith("ASRL"):
+            raise KeyedError("baud_rate", f"`baud_rate` is for a serial (ASRL...::INSTR) address, not {self.address!r}")
         if self.driver == "chroma63800" and (self.rating_a is None or self.rating_w is None) \
                 and (self.model or "") not in LOAD_RATINGS:
             raise KeyedError("rating_a", f"give the load's rating_a and rating_w (the rig knows the ratings of "

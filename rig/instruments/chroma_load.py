@@ -41,9 +41,9 @@ def read_esr(scpi: ScpiInstrument) -> str | None:
 class Chroma63800:
     """One load, in constant-current mode. Implements the `Load` role."""
 
-    def __init__(self, name: str, address: str, timeout_s: float = 2.0) -> None:
+    def __init__(self, name: str, address: str, timeout_s: float = 2.0, baud_rate: int | None = None) -> None:
         self.name = name
-        self._scpi = ScpiInstrument(name, address, timeout_s, read_esr)
+        self._scpi = ScpiInstrument(name, address, timeout_s, read_esr, baud_rate)
         self._setpoint: float | None = None
 
     def idn(self) -> str:

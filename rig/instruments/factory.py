@@ -69,9 +69,9 @@ def analyzer_setup(cfg: Any) -> AnalyzerSetup:
 def open_instrument(name: str, cfg: Any, inst: Instruments) -> None:
     """Open one instrument of a rack file with the driver it names, and file it under its role in `inst`."""
     if cfg.driver == "chroma63800":
-        inst.loads[name] = Chroma63800(name, cfg.address, cfg.timeout_s)
+        inst.loads[name] = Chroma63800(name, cfg.address, cfg.timeout_s, cfg.baud_rate)
     elif cfg.driver == "yokogawa_wt":
-        inst.analyzers[name] = YokogawaWT(name, cfg.address, cfg.timeout_s, analyzer_setup(cfg))
+        inst.analyzers[name] = YokogawaWT(name, cfg.address, cfg.timeout_s, analyzer_setup(cfg), cfg.baud_rate)
     elif cfg.driver == "labjack_t7":
         inst.labjacks[name] = LabJackT7(name, cfg.address, load_ljm(cfg.ljm))
     elif cfg.driver == "service_console":

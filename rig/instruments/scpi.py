@@ -32,10 +32,13 @@ class ScpiInstrument:
     """An open SCPI instrument: write, query, read the error queue, close."""
 
     def __init__(self, name: str, address: str, timeout_s: float = 2.0,
-                 error_reader: Callable[[ScpiInstrument], str | None] | None = None) -> None:
+                 error_reader: Callable[[ScpiInstrument], str | None] | None = None,
+                 baud_rate: int | None = None) -> None:
         self.name = name
         self.address = address
         self.timeout_s = timeout_s
+        self.baud_rate = baud_rate
+        """Serial speed of an RS-232 (ASRL) resource; None for the others."""
         self.error_reader = error_reader
         """Reads the instrument's own error query: the message of the error it reports, or None when clean."""
         self._sock: socket.socket | None = None
@@ -45,9 +48,11 @@ class ScpiInstrument:
         self._sock = None
         self._resolve()
         try:
+            extra = {"baud_rate": self.baud_rate} if self.baud_rate is not None else {}
             self._res = resource_manager().open_resource(
                 self.address, read_termination="\n", write_termination="\n", timeout=int(self.timeout_s * 1000),
                 open_timeout=int(self.timeout_s * 1000),  # pyvisa-py's connect otherwise waits 10 s
+                **extra,
             )
         except Exception as exc:  # pyvisa raises several unrelated types for a missing instrument
             raise InstrumentError(self.name, f"cannot open {self.address}: {exc}") from None
@@ -55,12 +60,14 @@ class ScpiInstrument:
         self._check_connected()
 
     def _resolve(self) -> None:
-        """Resolve a socket resource's host first: pyvisa-py leaves its socket open when the name does not
-        resolve (until the garbage collector finds it), so a night retrying a missing host would leak one each."""
+        """Resolve a LAN resource's host first: pyvisa-py leaves its socket open when the name does not resolve
+        (until the garbage collector finds it), so a night retrying a missing host would leak one each, and for a
+        VXI-11 resource it reports only "Bad file descriptor"."""
         parts = self.address.split("::")
-        if len(parts) == 4 and parts[0].upper().startswith("TCPIP") and parts[3].upper() == "SOCKET":
+        if len(parts) >= 3 and parts[0].upper().startswith("TCPIP"):
+            port = parts[2] if parts[-1].upper() == "SOCKET" else "111"  # VXI-11 starts at the portmapper
             try:
-                socket.getaddrinfo(parts[1], parts[2], type=socket.SOCK_STREAM)
+                socket.getaddrinfo(parts[1], port, type=socket.SOCK_STREAM)
             except (OSError, UnicodeError) as exc:
                 raise InstrumentError(self.name, f"cannot open {self.address}: host {parts[1]!r} does not resolve "
                                                  f"({exc})") from None

@@ -96,10 +96,11 @@ def _number(text: str) -> float | None:
 class YokogawaWT:
     """Implements the `Analyzer` role: set up and read back once, then read all currents per tick."""
 
-    def __init__(self, name: str, address: str, timeout_s: float = 2.0, setup: AnalyzerSetup | None = None) -> None:
+    def __init__(self, name: str, address: str, timeout_s: float = 2.0, setup: AnalyzerSetup | None = None,
+                 baud_rate: int | None = None) -> None:
         self.name = name
         self.setup = setup or AnalyzerSetup()
-        self._scpi = ScpiInstrument(name, address, timeout_s, read_wt_error)
+        self._scpi = ScpiInstrument(name, address, timeout_s, read_wt_error, baud_rate)
         self._count = 0
         self._ranges: list[str] = []
 

@@ -171,8 +171,9 @@ class World:
         self.wifi_latency_s = wifi_latency_s
         self.units: dict[str, SimUnit] = {}
         for i, cfg in enumerate(rack.units, start=1):
-            serial = cfg.serial or f"SIM{seed:04d}{i:03d}"  # the rack file's serial, as the unit's label says
-            self.units[cfg.name] = SimUnit(world=self, config=cfg, serial=serial)
+            # a unit's serial is its own (from the seed, as a factory gives it), never the rack file's: the rack file
+            # says which unit should be at this place, and the rig checks that the one answering is that unit
+            self.units[cfg.name] = SimUnit(world=self, config=cfg, serial=f"SIM{seed:04d}{i:03d}")
         self._queue: list[tuple[float, int, str, Any]] = []
         self._seq = itertools.count()
         self._next_tick = TICK_S
