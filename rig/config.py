@@ -127,15 +127,16 @@ class Instrument(Strict):
     clock_divisor: int | None = None
     """DIO_EF_CLOCK0 divisor for pulse width in (default 1: 80 MHz, 12.5 ns per tick)."""
     stream_scan_hz: float | None = Field(default=None, gt=0, le=T7_STREAM_MAX_HZ)
-    """Stream scan rate for the divider front ends of this T7 (default 20 020 Hz: 20.02 samples per 1 kHz PWM
-    period, so a window of 1001 scans sees 1001 distinct phases)."""
+    """Stream scan rate for the divider front ends of this T7 (default 19 880 Hz: 19.88 samples per 1 kHz PWM
+    period, so the samples walk through every phase of the PWM instead of landing on the same ones)."""
     stream_window_scans: int | None = Field(default=None, ge=100, le=20_000)
-    """Scans streamed per tick for the divider front ends (default 1001: 50 ms, 50 PWM periods)."""
+    """Scans streamed per tick for the divider front ends (default 1500: 75 ms, 75 PWM periods)."""
 
-    ONLY_FOR: ClassVar[dict[str, str]] = {"baud_rate": "chroma63800 yokogawa_wt", "rating_a": "chroma63800", "rating_w": "chroma63800", "wiring": "yokogawa_wt",
-             "current_range_a": "yokogawa_wt", "sensor_range_v": "yokogawa_wt", "sensor_ratio_mv_per_a": "yokogawa_wt",
-             "update_s": "yokogawa_wt", "nan_budget_s": "yokogawa_wt", "clock_divisor": "labjack_t7",
-             "stream_scan_hz": "labjack_t7", "stream_window_scans": "labjack_t7"}
+    ONLY_FOR: ClassVar[dict[str, str]] = {
+        "baud_rate": "chroma63800 yokogawa_wt", "rating_a": "chroma63800", "rating_w": "chroma63800",
+        "wiring": "yokogawa_wt", "current_range_a": "yokogawa_wt", "sensor_range_v": "yokogawa_wt",
+        "sensor_ratio_mv_per_a": "yokogawa_wt", "update_s": "yokogawa_wt", "nan_budget_s": "yokogawa_wt",
+        "clock_divisor": "labjack_t7", "stream_scan_hz": "labjack_t7", "stream_window_scans": "labjack_t7"}
 
     @field_validator("ljm")
     @classmethod

@@ -124,6 +124,12 @@ class Rack:
         network is commissioned or a test changed it (removed a unit, set a limit...) or ended broken."""
         self.commissionings = 0
         """Networks commissioned this run (by console or by the operator)."""
+        self.commissioning_s = 0.0
+        """Rack time spent commissioning this run: on a real rack a commissioning takes longer than in simulation
+        (rig/tiers.py estimates a real rack's night from it)."""
+        self.power_cycles = 0
+        """Units powered up again this run (a breaker closed by a test or by the safe state): each is a reboot that a
+        real unit may take longer over than a simulated one."""
         self.units_seen: dict[str, UnitIdentity] = {}
         """Each unit's firmware version and serial number, read from its API when the rack was brought up."""
         self.brought_up = False
@@ -154,6 +160,7 @@ class Rack:
         problems = [*self.io.loads_off(), *self.io.release_pilots(), *self.io.release_relays()]
         powered_up = sorted(self._tripped)
         self._tripped.clear()
+        self.power_cycles += len(powered_up)
         self._event("safe_state", problems=problems, powered_up=powered_up)
         self.safety.restored(problems)
         return problems
@@ -483,6 +490,7 @@ class Rack:
     def restore_breaker(self, unit: str) -> None:
         self._relay(self._unit(unit).breaker_relay, False)
         self._tripped.discard(unit)
+        self.power_cycles += 1
         self._event("restore", unit)
 
     def cut_wifi(self, unit: str) -> None:
@@ -529,11 +537,13 @@ class Rack:
             self._event("commission_refused", None, reason=verdict.summary)
             raise FirmwareRefused(verdict.report())
         self.network = None
+        started = self.now
         self.commissioner.commission(self, plan)
         self.network = self._last_network = plan
         self.commissionings += 1
         self._commissioned(plan, reused=False)
         self.wait(COMMISSION_SETTLE_S)
+        self.commissioning_s += self.now - started
         return plan
 
     def _commissioned(self, plan: NetworkPlan, reused: bool) -> None:

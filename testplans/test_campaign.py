@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from rig import checks, gpm
 from rig.fixtures.plugin import RigSettings
+from rig.fixtures.tiers import campaign_size
 from rig.rack import Rack
 
 OUTPUTS = [48.0, 48.0, 40.0, 32.0, 24.0, 16.0]
@@ -119,7 +120,7 @@ def test_random_scenarios_keep_every_invariant(pytestconfig: pytest.Config, rig_
                                               rack: Rack) -> None:
     numbers = itertools.count(1)
 
-    @settings(max_examples=pytestconfig.getoption("--campaign-size"), deadline=None, derandomize=True,
+    @settings(max_examples=campaign_size(pytestconfig), deadline=None, derandomize=True,
               database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
     @given(scenarios())
     def campaign(scenario: Scenario) -> None:

@@ -23,17 +23,16 @@ from plan_support import (
     sharing,
 )
 
+from rig.fixtures.tiers import soak_hours
 from rig.rack import Rack
-
-HOURS = 8.0
 
 
 @pytest.mark.soak
 @pytest.mark.network(6, 120)
-def test_eight_hours_of_random_traffic_and_faults(rack: Rack) -> None:
+def test_eight_hours_of_random_traffic_and_faults(rack: Rack, pytestconfig: pytest.Config) -> None:
     rng = random.Random(8)
     units = members(rack)
-    end = rack.now + HOURS * 3600
+    end = rack.now + soak_hours(pytestconfig) * 3600
     while rack.now < end:
         unit = rng.choice(units)
         roll = rng.random()
