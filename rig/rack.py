@@ -15,6 +15,7 @@ read once, before any pairing takes followers off the lab LAN.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -556,38 +557,48 @@ class Rack:
             if amps != self.units[unit].capability_a:
                 self._event("set_max_output", unit, amps=float(amps))
 
+    def _changed(self, **change: Any) -> None:
+        """The network was changed while the test runs: the rig now knows it as this. A test that puts it back as
+        it was leaves it for the next test that needs it; one that does not, leaves the next to commission anew."""
+        if self.network is not None:
+            self.network = dataclasses.replace(self.network, **change)
+
     def set_limit(self, limit_a: float) -> str:
         """Ask the leader for a new network limit; returns its reply (an out-of-range limit is refused)."""
-        self.network = None
         reply = self.commissioner.set_limit(self, self._leader(), limit_a)
         if reply.startswith("OK"):
+            self._changed(limit_a=float(limit_a))
             self._event("set_limit", None, limit=float(limit_a))
         else:
             self._event("set_limit_refused", None, limit=float(limit_a), reply=reply)
         return reply
 
     def enable(self, on: bool = True) -> None:
-        self.network = None
         self.commissioner.enable(self, self._leader(), on)
+        self._changed(enabled=bool(on))
         self._event("enable", None, on=on)
 
     def add_follower(self, unit: str) -> None:
         """Pair one more follower at the leader, which reboots and drops its Wi-Fi for a while (seed 004)."""
-        self.network = None
         self.commissioner.add(self, self._leader(), unit)
+        if self.network is not None:
+            self._changed(followers=(*self.network.followers, unit))
         self._event("add_follower", unit)
 
     def set_max_output(self, unit: str, amps: float) -> None:
         """Set a unit's branch-circuit setting, as the installer does for a unit on a smaller breaker (seed 004's
         60/60/50/20 A example)."""
-        self.network = None
         self.commissioner.set_output(self, unit, amps)
+        if self.network is not None:
+            self._changed(outputs=tuple({**dict(self.network.outputs), unit: float(amps)}.items()))
         self._event("set_max_output", unit, amps=float(amps))
 
     def remove_unit(self, unit: str) -> None:
-        """Remove a follower from the network at the leader, as the commissioning tool does."""
-        self.network = None
+        """Remove a follower from the network at the leader, as the commissioning tool does. The removed unit holds
+        6 A until its breaker is cycled: the network is one smaller from now on."""
         self.commissioner.remove(self, self._leader(), unit)
+        if self.network is not None:
+            self._changed(followers=tuple(f for f in self.network.followers if f != unit))
         self._event("remove", unit)
 
     # -- facts for plans --------------------------------------------------------------------------------

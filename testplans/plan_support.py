@@ -12,10 +12,11 @@ from rig.fixtures.plugin import expect
 from rig.rack import Rack
 
 
-def scenarios(table: Mapping[str, Any], network: Callable[[Any], Any] | None = None,
-              *marks: Any) -> list[Any]:
+def scenarios(table: Mapping[str, Any], network: Callable[[Any], Any] | None = None, *marks: Any,
+              gate: tuple[str, ...] = (), weekend: tuple[str, ...] = ()) -> list[Any]:
     """A plan's scenario table as pytest parameters, each marked with the network it needs (by default the
-    scenario's `size` and `limit_a`, or the first two items of a tuple), so the run sets each network up once."""
+    scenario's `size` and `limit_a`, or the first two items of a tuple), so the run sets each network up once.
+    The scenarios named in `gate` are in the release gate's tier, those in `weekend` only in the weekend's."""
     params = []
     for name, scenario in table.items():
         if network is not None:
@@ -24,8 +25,40 @@ def scenarios(table: Mapping[str, Any], network: Callable[[Any], Any] | None = N
             mark = pytest.mark.network(scenario[0], scenario[1])
         else:
             mark = pytest.mark.network(scenario.size, scenario.limit_a)
-        params.append(pytest.param(scenario, id=name, marks=[mark, *marks]))
+        tiers = [pytest.mark.gate] if name in gate else [pytest.mark.weekend] if name in weekend else []
+        params.append(pytest.param(scenario, id=name, marks=[mark, *marks, *tiers]))
     return params
+
+
+NETWORKS: dict[int, tuple[float, ...]] = {
+    2: (12.0, 40.0, 60.0),
+    3: (50.0, 60.0, 90.0),
+    4: (24.0, 80.0, 90.0, 150.0),
+    5: (60.0, 90.0, 100.0),
+    6: (36.0, 72.0, 100.0, 120.0, 200.0),
+}
+"""The limits the randomised plans draw from for each network size: limits the fixed scenarios use too, so that one
+commissioning serves several tests (each is a minimum, tight, fractional-fair or wide network of its size)."""
+
+OBSERVE_S = 10.0
+"""How long a plan watches a state it waited for before it acts again: 20 samples at 0.5 s, so that a check judges
+the state over several readings, not one."""
+
+
+def settle_s(rack: Rack) -> float:
+    """After a change (an arrival, a departure, a new demand, a link back): the leader's reallocation budget, then
+    the state is watched."""
+    return rack.budgets.reallocation_s + OBSERVE_S
+
+
+def fallback_window_s(rack: Rack) -> float:
+    """A cut long enough to see the fallback done: the fallback budget, the vehicle's response, then watched."""
+    return rack.budgets.fallback_s + rack.budgets.vehicle_response_s + OBSERVE_S
+
+
+def reboot_window_s(rack: Rack) -> float:
+    """After a unit's power comes back: its reboot budget, then the reallocation budget, then watched."""
+    return rack.budgets.reboot_s + rack.budgets.reallocation_s + OBSERVE_S
 
 
 def members(rack: Rack) -> list[str]:

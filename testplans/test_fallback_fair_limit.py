@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from plan_support import members, plug_all, scenarios
+from plan_support import fallback_window_s, members, plug_all, reboot_window_s, scenarios, settle_s
 
 from rig.checks import fair_fallback, network_limit
 from rig.fixtures.plugin import expect
@@ -33,13 +33,13 @@ class Scenario:
 
 SCENARIOS = {
     "2u-follower-wifi": Scenario(2, 60, (0, 48), "follower-wifi:1"),
-    "2u-leader-breaker": Scenario(2, 50, (16, 48), "leader-breaker"),
+    "2u-leader-breaker": Scenario(2, 40, (16, 48), "leader-breaker"),
     "3u-follower-wifi": Scenario(3, 60, (0, 48, 0), "follower-wifi:1"),
     "3u-leader-wifi": Scenario(3, 90, (0, 48, 48), "leader-wifi"),
     "3u-leader-breaker": Scenario(3, 60, (48, 48, 0), "leader-breaker"),
     "4u-follower-wifi-busy": Scenario(4, 80, (48, 48, 48, 48), "follower-wifi:3"),
-    "4u-follower-wifi-alone": Scenario(4, 100, (0, 0, 48, 16), "follower-wifi:2"),
-    "4u-leader-breaker": Scenario(4, 120, (48, 0, 48, 0), "leader-breaker"),
+    "4u-follower-wifi-alone": Scenario(4, 90, (0, 0, 48, 16), "follower-wifi:2"),
+    "4u-leader-breaker": Scenario(4, 150, (48, 0, 48, 0), "leader-breaker"),
     "5u-follower-wifi": Scenario(5, 90, (16, 48, 0, 0, 48), "follower-wifi:4"),
     "5u-leader-wifi": Scenario(5, 60, (0, 48, 0, 32, 0), "leader-wifi"),
     "6u-follower-wifi": Scenario(6, 120, (0, 48, 0, 0, 0, 48), "follower-wifi:5"),
@@ -50,11 +50,7 @@ SCENARIOS = {
     "6u-fractional-wifi": Scenario(6, 100, (0, 0, 48, 0, 0, 0), "follower-wifi:2"),
 }
 
-CONNECTED_S = 45.0
-CUT_S = 45.0
-
-
-@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS, gate=("6u-follower-wifi",)))
 def test_cut_off_units_fall_back_to_their_fair_limit(rack: Rack, scenario: Scenario) -> None:
     units = members(rack)
     leader = units[0]
@@ -63,23 +59,25 @@ def test_cut_off_units_fall_back_to_their_fair_limit(rack: Rack, scenario: Scena
     # the unit under test's vehicle arrives first, so whatever the sharing policy it is given a large share
     order = sorted(zip(units, scenario.demands, strict=True), key=lambda ud: ud[0] != first)
     plug_all(rack, [u for u, _ in order], [d for _, d in order])
-    rack.wait(CONNECTED_S)
+    rack.wait(settle_s(rack))
     if kind == "follower-wifi":
         target = units[int(index)]
         given = rack.last.pilot[target] if rack.last else None
         assert given is not None and given > rack.fair_limit(target), (
             f"scenario does not test the rule: {target} is given {given} A, not more than its fair limit")
         rack.cut_wifi(target)
-        rack.wait(CUT_S)
+        rack.wait(fallback_window_s(rack))
         rack.restore_wifi(target)
+        rack.wait(settle_s(rack))
     elif kind == "leader-wifi":
         rack.cut_wifi(leader)
-        rack.wait(CUT_S)
+        rack.wait(fallback_window_s(rack))
         rack.restore_wifi(leader)
+        rack.wait(settle_s(rack))
     else:
         rack.trip_breaker(leader)
-        rack.wait(CUT_S)
+        rack.wait(fallback_window_s(rack))
         rack.restore_breaker(leader)
-    rack.wait(40)
+        rack.wait(reboot_window_s(rack))  # the limit must hold while the leader reboots and takes control again
     expect(fair_fallback(rack.trace, rack.budgets, rack.tolerance_a))
     expect(network_limit(rack.trace, rack.budgets, rack.tolerance_a))

@@ -17,7 +17,8 @@ from rig.fixtures.plugin import expect
 from rig.rack import Rack
 
 
-@pytest.mark.parametrize("size", [pytest.param(n, marks=pytest.mark.network(n, 6.0 * n)) for n in (2, 3, 4, 5, 6)])
+@pytest.mark.parametrize("size", [pytest.param(n, marks=[pytest.mark.network(n, 6.0 * n)]
+                                             + ([pytest.mark.gate] if n == 6 else [])) for n in (2, 3, 4, 5, 6)])
 def test_every_member_runs_firmware_new_enough_for_the_network(rack: Rack, size: int) -> None:
     # the network was commissioned only after the rig read every member's version (before pairing, when every
     # unit's API is reachable) and found it new enough: a network the firmware cannot run is refused, naming the unit

@@ -12,7 +12,18 @@ it takes back control and the network shares by demand again.
 from __future__ import annotations
 
 import pytest
-from plan_support import expect_all, fair_fallback, members, network_limit, plug_all, scenarios, sharing
+from plan_support import (
+    expect_all,
+    fair_fallback,
+    fallback_window_s,
+    members,
+    network_limit,
+    plug_all,
+    reboot_window_s,
+    scenarios,
+    settle_s,
+    sharing,
+)
 
 from rig.rack import Rack
 
@@ -26,14 +37,14 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", scenarios(SCENARIOS))
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS, gate=("6u-full",)))
 def test_followers_fall_back_and_share_again_after_the_leader_returns(rack: Rack, scenario: tuple) -> None:
     size, limit, demands = scenario
     units = members(rack)
     plug_all(rack, units, demands)
-    rack.wait(40)
+    rack.wait(settle_s(rack))
     rack.trip_breaker(units[0])
-    rack.wait(60)
+    rack.wait(fallback_window_s(rack))
     rack.restore_breaker(units[0])
-    rack.wait(rack.budgets.reboot_s + rack.budgets.reallocation_s + 30)
+    rack.wait(reboot_window_s(rack))
     expect_all(rack, fair_fallback, sharing, network_limit)

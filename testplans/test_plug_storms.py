@@ -12,22 +12,30 @@ from __future__ import annotations
 import random
 
 import pytest
-from plan_support import expect_all, members, network_limit, sharing
+from plan_support import NETWORKS, expect_all, members, network_limit, settle_s, sharing
 
 from rig.rack import Rack
 
-SEEDS = list(range(1, 21))
+NIGHTLY = range(1, 9)
+WEEKEND = range(9, 41)
+GATE = 8
+"""Seeds run every night, and the further ones the weekend runs; the gate runs one (a six-unit network)."""
 
 
-def storm(seed: int) -> tuple[random.Random, int, int]:
+def storm(seed: int) -> tuple[random.Random, int, float]:
     """The seed's random stream and the network it draws first (size, limit): the same every night."""
     rng = random.Random(1000 + seed)
     size = rng.randint(2, 6)
-    limit = round(rng.uniform(6.0 * size, min(48.0 * size - 1, 200)))
+    limit = rng.choice(NETWORKS[size])
     return rng, size, limit
 
 
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.network(*storm(s)[1:])) for s in SEEDS])
+def seeds() -> list[object]:
+    return [pytest.param(s, marks=[pytest.mark.network(*storm(s)[1:])] + ([pytest.mark.gate] if s == GATE else [])
+                         + ([pytest.mark.weekend] if s in WEEKEND else [])) for s in (*NIGHTLY, *WEEKEND)]
+
+
+@pytest.mark.parametrize("seed", seeds())
 def test_limit_holds_through_plug_storms(rack: Rack, seed: int) -> None:
     rng, size, limit = storm(seed)
     units = members(rack)
@@ -41,5 +49,5 @@ def test_limit_holds_through_plug_storms(rack: Rack, seed: int) -> None:
                 rack.plug(unit, rng.choice([16, 24, 32, 48, 48]))
             rack.wait(rng.choice([0.0, 0.5]))
         rack.wait(rng.uniform(5, 40))
-    rack.wait(rack.budgets.reallocation_s + 20)
+    rack.wait(settle_s(rack))
     expect_all(rack, network_limit, sharing)

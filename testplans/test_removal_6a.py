@@ -43,7 +43,7 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("scenario", scenarios(SCENARIOS, None, pytest.mark.reconfigures("remove")))
+@pytest.mark.parametrize("scenario", scenarios(SCENARIOS, None, pytest.mark.reconfigures("remove"), gate=("6u-last",)))
 def test_removed_unit_holds_6a_until_breaker_cycle(rack: Rack, scenario: Scenario) -> None:
     units = members(rack)
     removed = units[scenario.removed]

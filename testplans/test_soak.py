@@ -1,4 +1,4 @@
-"""A soak: eight hours of rack time with random arrivals, departures, demands and faults; every invariant holds.
+"""A soak: hours of rack time with random arrivals, departures, demands and faults; every invariant holds.
 
 Seed 000: "This represents the continuous current which the network will not exceed." Seed 004: "Power Sharing
 werkt door alle beschikbare stroom zo efficiënt mogelijk te verdelen op basis van de werkelijke stroom die door
@@ -26,13 +26,21 @@ from plan_support import (
 from rig.fixtures.tiers import soak_hours
 from rig.rack import Rack
 
+SHORT_H = 1 / 6
+"""The soak's short form, ten minutes in the gate and the nightly: the same traffic and faults, closer together."""
 
-@pytest.mark.soak
+
 @pytest.mark.network(6, 120)
-def test_eight_hours_of_random_traffic_and_faults(rack: Rack, pytestconfig: pytest.Config) -> None:
+@pytest.mark.parametrize("length", [pytest.param("ten-minutes", marks=pytest.mark.gate),
+                                    pytest.param("eight-hours", marks=pytest.mark.soak)])
+def test_random_traffic_and_faults(rack: Rack, pytestconfig: pytest.Config, length: str) -> None:
+    """Eight hours (`--soak-hours`) in the soak tier, ten minutes with the events closer together in the gate and the
+    nightly."""
     rng = random.Random(8)
     units = members(rack)
-    end = rack.now + soak_hours(pytestconfig) * 3600
+    short = length == "ten-minutes"
+    end = rack.now + (SHORT_H if short else soak_hours(pytestconfig)) * 3600
+    pause = (10.0, 90.0) if short else (20.0, 600.0)
     while rack.now < end:
         unit = rng.choice(units)
         roll = rng.random()
@@ -51,5 +59,5 @@ def test_eight_hours_of_random_traffic_and_faults(rack: Rack, pytestconfig: pyte
             rack.trip_breaker(unit)
             rack.wait(rng.uniform(5, 60))
             rack.restore_breaker(unit)
-        rack.wait(rng.uniform(20, 600))
+        rack.wait(rng.uniform(*pause))
     expect_all(rack, network_limit, fair_fallback, reserve_kept, capability, sharing)

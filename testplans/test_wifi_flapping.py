@@ -14,27 +14,35 @@ from __future__ import annotations
 import random
 
 import pytest
-from plan_support import expect_all, fair_fallback, members, network_limit, plug_all, reserve_kept
+from plan_support import NETWORKS, expect_all, fair_fallback, members, network_limit, plug_all, reserve_kept, settle_s
 
 from rig.rack import Rack
 
-SEEDS = list(range(1, 11))
+NIGHTLY = range(1, 6)
+WEEKEND = range(6, 21)
+GATE = 5
+"""Seeds run every night, and the further ones the weekend runs; the gate runs one."""
 
 
 def flapping(seed: int) -> tuple[random.Random, int, float]:
     """The seed's random stream and the network it draws first (size, limit): the same every night."""
     rng = random.Random(seed)
     size = rng.randint(2, 6)
-    limit = rng.choice([6.0 * size, 12.0 * size, 20.0 * size, 30.0 * size])
+    limit = rng.choice(NETWORKS[size])
     return rng, size, limit
 
 
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.network(*flapping(s)[1:])) for s in SEEDS])
+def seeds() -> list[object]:
+    return [pytest.param(s, marks=[pytest.mark.network(*flapping(s)[1:])] + ([pytest.mark.gate] if s == GATE else [])
+                         + ([pytest.mark.weekend] if s in WEEKEND else [])) for s in (*NIGHTLY, *WEEKEND)]
+
+
+@pytest.mark.parametrize("seed", seeds())
 def test_limit_holds_while_wifi_flaps(rack: Rack, seed: int) -> None:
     rng, size, limit = flapping(seed)
     units = members(rack)
     plug_all(rack, units, [rng.choice([16, 32, 48, 48]) for _ in units], gap_s=1)
-    rack.wait(30)
+    rack.wait(settle_s(rack))
     down: set[str] = set()
     end = rack.now + 300
     while rack.now < end:
@@ -48,7 +56,7 @@ def test_limit_holds_while_wifi_flaps(rack: Rack, seed: int) -> None:
         rack.wait(rng.uniform(1, 8))
     for unit in sorted(down):
         rack.restore_wifi(unit)
-    rack.wait(40)
+    rack.wait(settle_s(rack))
     # short cuts may be too brief to judge fallback or reserves; whatever was long enough is judged
     judged = [check for check in (fair_fallback, reserve_kept)
               if not check(rack).summary.startswith("not exercised")]
