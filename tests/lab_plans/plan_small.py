@@ -1,0 +1,70 @@
+"""A small plan for tests/test_lab.py (not collected by `pytest tests`: no `test_` prefix): short scenarios on
+the real `rack` fixture, grouped by the network they commission, as the nightly's plans are.
+
+Every test appends one JSON line to `$RIG_LAB_LOG` (the rack it ran on, its process, when), so the outer test
+can tell which rack ran what, and in which order. With `RIG_LAB_BREAK=<rack name>`, the second test that runs on
+that rack makes it unusable, as a rack whose instrument died would be: the test is broken, and the rack's
+remaining tests must go to the other racks. With `RIG_LAB_HOLD=<seconds>`, every test also holds for that long
+on the wall clock, so that a run can be caught mid-way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from rig.fixtures import safety as safety_hooks
+from rig.instruments.errors import InstrumentError
+from rig.rack import Rack
+
+_ran_here: list[str] = []
+
+
+def _log(rack: Rack, request: pytest.FixtureRequest, started: float) -> None:
+    line = {"test": request.node.nodeid, "rack": rack.config.name, "pid": os.getpid(), "start": started,
+            "end": time.time()}
+    with Path(os.environ["RIG_LAB_LOG"]).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def _scenario(rack: Rack, request: pytest.FixtureRequest, size: int, limit_a: float) -> None:
+    started = time.time()
+    _ran_here.append(request.node.nodeid)
+    if rack.config.name == os.environ.get("RIG_LAB_BREAK") and len(_ran_here) == 2:
+        exc = InstrumentError("analyzer", "no reply within 0.5 s (the rack's analyzer went away)")
+        safety_hooks.mark_rack_unusable(request, rack.config.name, exc)
+        _log(rack, request, started)
+        raise exc
+    time.sleep(float(os.environ.get("RIG_LAB_HOLD", "0")))  # wall time, so that a run can be caught mid-way
+    units = [u.name for u in rack.config.units][:size]
+    rack.plug(units[0], 16)
+    rack.wait(2)
+    assert rack.last is not None
+    _log(rack, request, started)
+
+
+@pytest.mark.network(2, 40)
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_two_units(rack: Rack, request: pytest.FixtureRequest, step: int) -> None:
+    _scenario(rack, request, 2, 40)
+
+
+@pytest.mark.network(3, 60)
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_three_units(rack: Rack, request: pytest.FixtureRequest, step: int) -> None:
+    _scenario(rack, request, 3, 60)
+
+
+@pytest.mark.network(6, 120)
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_six_units(rack: Rack, request: pytest.FixtureRequest, step: int) -> None:
+    _scenario(rack, request, 6, 120)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_no_network_marker(rack: Rack, request: pytest.FixtureRequest, step: int) -> None:
+    _scenario(rack, request, 2, 40)
