@@ -13,10 +13,11 @@ import contextlib
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from rig.lab.places import RACK_TAG, LabClient, LabError
+from rig.lab.places import RACK_TAG, LabClient, LabError, each
 
 SIM_TAGS = {"kind": "sim"}
 
@@ -28,14 +29,34 @@ def coordinator_executable() -> str:
 
 @contextlib.contextmanager
 def local_coordinator(workdir: Path, start_timeout_s: float = 30.0) -> Iterator[str]:
-    """Run a coordinator on 127.0.0.1 for the block; yields its address `127.0.0.1:PORT`."""
+    """Run a coordinator on 127.0.0.1 for the block; yields its address `127.0.0.1:PORT`. Everything it prints
+    goes to `workdir/coordinator.log` (read continuously: a coordinator whose pipe fills up would stop)."""
     workdir.mkdir(parents=True, exist_ok=True)
     log = (workdir / "coordinator.log").open("w", encoding="utf-8")
     proc = subprocess.Popen([coordinator_executable(), "-l", "127.0.0.1:0"], cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=log, stdin=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+    found: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            m = re.search(r"listening on (\S+:\d+)", line)
+            if m and not found:
+                found.append(m.group(1))
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     try:
-        address = _read_address(proc, start_timeout_s)
-        yield address
+        ready.wait(start_timeout_s)
+        if not found:
+            raise LabError(f"labgrid-coordinator did not start within {start_timeout_s:g} s (exit code "
+                           f"{proc.poll()}; see {workdir / 'coordinator.log'})")
+        yield found[0]
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -44,31 +65,8 @@ def local_coordinator(workdir: Path, start_timeout_s: float = 30.0) -> Iterator[
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reader.join(5)
         log.close()
-
-
-def _read_address(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    """The coordinator prints `listening on HOST:PORT` once it serves."""
-    import threading
-
-    found: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            m = re.search(r"listening on (\S+:\d+)", line)
-            if m:
-                found.append(m.group(1))
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    if not found:
-        raise LabError(f"labgrid-coordinator did not start within {timeout_s:g} s (exit code {proc.poll()})")
-    return found[0]
 
 
 def rack_copy(source: Path, name: str, directory: Path) -> Path:
@@ -96,9 +94,9 @@ def simulated_racks(address: str, names: list[str], directory: Path, source: Pat
     """Register one place per name, each tagged with its own copy of the simulated rack file."""
     source = source or Path(__file__).resolve().parents[2] / "racks" / "sim-6.toml"
     client = LabClient(address)
-    made = {}
-    for name in names:
-        path = rack_copy(source, name, directory)
-        client.create_place(name, {RACK_TAG: str(path), **SIM_TAGS, **(tags or {})})
-        made[name] = path
+    made = {name: rack_copy(source, name, directory) for name in names}
+    problems = each(lambda name: client.create_place(name, {RACK_TAG: str(made[name]), **SIM_TAGS, **(tags or {})}),
+                    names)
+    if problems:
+        raise LabError(str(problems[0]))
     return made

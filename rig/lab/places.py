@@ -299,10 +299,16 @@ class Lease:
             raise LabError(f"coordinator {self.client.coordinator}: no place matches the tags {wanted} "
                            f"(places: {', '.join(sorted(places)) or 'none'})")
         made: list[Reservation] = []
-        for _ in range(count):
+
+        def reserve(_: int) -> None:
             reservation = self.client.reserve(tags)
-            self.tokens.append(reservation.token)
-            made.append(reservation)
+            with self._lock:
+                self.tokens.append(reservation.token)
+                made.append(reservation)
+
+        problems = each(reserve, range(count))
+        if problems:
+            raise LabError(str(problems[0]))
         allocated = [r for r in made if r.state == "allocated" and r.place]
         if not allocated:
             busy = ", ".join(f"{p.name} ({p.acquired})" for p in places.values() if p.acquired) or "reserved"
@@ -319,7 +325,8 @@ class Lease:
         if unused:
             each(self.client.cancel, unused)
             self.tokens = [t for t in self.tokens if t not in unused]
-        places = self.client.places()
+        if any(r.place not in places for r in allocated):  # a place added since the listing above
+            places = self.client.places()
         wanted: list[HeldRack] = []
         for r in allocated[:count]:
             assert r.place is not None

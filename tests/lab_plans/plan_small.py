@@ -39,9 +39,9 @@ def _scenario(rack: Rack, request: pytest.FixtureRequest, size: int, limit_a: fl
         safety_hooks.mark_rack_unusable(request, rack.config.name, exc)
         _log(rack, request, started)
         raise exc
-    time.sleep(float(os.environ.get("RIG_LAB_HOLD", "0")))  # wall time, so that a run can be caught mid-way
     units = [u.name for u in rack.config.units][:size]
-    rack.plug(units[0], 16)
+    rack.plug(units[0], 16)  # the rack leaves its safe state (its unsafe marker is written)
+    time.sleep(float(os.environ.get("RIG_LAB_HOLD", "0")))  # wall time, so that a run can be caught mid-test
     rack.wait(2)
     assert rack.last is not None
     _log(rack, request, started)
