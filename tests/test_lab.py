@@ -42,13 +42,17 @@ class Lab:
     tmp: Path
     runs: list[subprocess.Popen[str]] = field(default_factory=list)
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """`pytest --lab` on the small plan, in its own process group; its reports go under tmp/name."""
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None,
+              allure: bool = False) -> subprocess.Popen[str]:
+        """`pytest --lab` on the small plan, in its own process group; its reports go under tmp/name (Allure's
+        only when asked: without plots, which are not what these tests are about)."""
         out = self.tmp / name
         out.mkdir()
+        reports = [f"--alluredir={out / 'results'}", "--clean-alluredir", "--plots=none"] if allure else \
+            ["-p", "no:allure_pytest"]
         cmd = [sys.executable, "-m", "pytest", PLAN, "--lab", self.address, "--place-tags", "kind=sim", *args,
-               "-q", "-rA", "-p", "no:cacheprovider", f"--alluredir={out / 'results'}", "--clean-alluredir",
-               f"--junitxml={out / 'junit.xml'}", f"--trace-dir={out / 'traces'}", "--plot-workers=0"]
+               "-q", "-rA", "-p", "no:cacheprovider", *reports, f"--junitxml={out / 'junit.xml'}",
+               f"--trace-dir={out / 'traces'}"]
         full_env = {**os.environ, "RIG_LAB_LOG": str(out / "log.jsonl"), **(env or {})}
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=(out / "stdout.txt").open("w"), stderr=subprocess.STDOUT,
                                 text=True, env=full_env, start_new_session=True)
@@ -133,7 +137,7 @@ def alive(pid: int) -> bool:
 
 
 def test_a_night_sharded_over_three_racks_while_a_second_run_waits(lab: Lab) -> None:
-    night = lab.start("night", "--racks", "3", env={"RIG_LAB_BREAK": "sim-b", "RIG_LAB_HOLD": "0.3"})
+    night = lab.start("night", "--racks", "3", env={"RIG_LAB_BREAK": "sim-b", "RIG_LAB_HOLD": "0.3"}, allure=True)
     until(lambda: len(lab.held()) == 3 or night.poll() is not None, 120, "the night acquires three racks")
     assert night.poll() is None, lab.output("night")
     second = lab.start("second", "--racks", "1", "-k", "test_two_units")  # started while every rack is taken
@@ -200,6 +204,23 @@ def test_sigterm_releases_every_rack_after_leaving_it_safe(lab: Lab) -> None:
     assert LabClient(lab.address).reservations() == {}
     assert list(state.glob(".rack-*.unsafe")) == [], "a rack was left unsafe"
     until(lambda: not any(alive(w) for w in workers), 10, "every worker gone")
+
+
+def test_a_rack_that_breaks_after_the_others_finished_hands_its_tests_to_a_finished_rack(lab: Lab) -> None:
+    """The end of a night: the other rack has run its last group and its worker is gone when this one breaks;
+    a new worker is started on the finished rack for what is left."""
+    run = lab.start("night", "--racks", "2", "-k", "test_two_units or test_three_units",
+                    env={"RIG_LAB_BREAK_TEST": "test_two_units[2]", "RIG_LAB_HOLD": "3",
+                         "RIG_LAB_HOLD_ONLY": "test_two_units"})
+    assert run.wait(timeout=300) == 1, lab.output("night")
+    ran = {r["test"].split("::")[1]: r for r in lab.log("night")}
+    assert len(ran) == 6 and len(lab.log("night")) == 6, lab.log("night")
+    broke = ran["test_two_units[2]"]
+    assert ran["test_two_units[3]"]["rack"] != broke["rack"], ran  # handed on, to the rack that had finished
+    assert ran["test_two_units[3]"]["start"] > max(ran[f"test_three_units[{i}]"]["end"] for i in (1, 2, 3))
+    assert junit(lab.tmp / "night" / "junit.xml")["test_two_units[2]"] == "error"
+    assert "test(s) a broken rack left" in lab.output("night"), lab.output("night")
+    assert lab.held() == {}
 
 
 def test_a_run_that_finds_no_matching_place_says_so_in_one_line(lab: Lab) -> None:

@@ -4,8 +4,9 @@ the real `rack` fixture, grouped by the network they commission, as the nightly'
 Every test appends one JSON line to `$RIG_LAB_LOG` (the rack it ran on, its process, when), so the outer test
 can tell which rack ran what, and in which order. With `RIG_LAB_BREAK=<rack name>`, the second test that runs on
 that rack makes it unusable, as a rack whose instrument died would be: the test is broken, and the rack's
-remaining tests must go to the other racks. With `RIG_LAB_HOLD=<seconds>`, every test also holds for that long
-on the wall clock, so that a run can be caught mid-way.
+remaining tests must go to the other racks; with `RIG_LAB_BREAK_TEST=<test name>`, that test breaks whichever
+rack runs it. With `RIG_LAB_HOLD=<seconds>`, every test (or those whose name contains `RIG_LAB_HOLD_ONLY`) holds
+for that long on the wall clock with a vehicle plugged in, so that a run can be caught mid-test.
 """
 
 from __future__ import annotations
@@ -34,14 +35,17 @@ def _log(rack: Rack, request: pytest.FixtureRequest, started: float) -> None:
 def _scenario(rack: Rack, request: pytest.FixtureRequest, size: int, limit_a: float) -> None:
     started = time.time()
     _ran_here.append(request.node.nodeid)
-    if rack.config.name == os.environ.get("RIG_LAB_BREAK") and len(_ran_here) == 2:
+    breaks = (rack.config.name == os.environ.get("RIG_LAB_BREAK") and len(_ran_here) == 2
+              or request.node.name == os.environ.get("RIG_LAB_BREAK_TEST"))
+    if breaks:
         exc = InstrumentError("analyzer", "no reply within 0.5 s (the rack's analyzer went away)")
         safety_hooks.mark_rack_unusable(request, rack.config.name, exc)
         _log(rack, request, started)
         raise exc
     units = [u.name for u in rack.config.units][:size]
     rack.plug(units[0], 16)  # the rack leaves its safe state (its unsafe marker is written)
-    time.sleep(float(os.environ.get("RIG_LAB_HOLD", "0")))  # wall time, so that a run can be caught mid-test
+    if os.environ.get("RIG_LAB_HOLD_ONLY", "test_") in request.node.name:
+        time.sleep(float(os.environ.get("RIG_LAB_HOLD", "0")))  # wall time, so that a run can be caught mid-test
     rack.wait(2)
     assert rack.last is not None
     _log(rack, request, started)
