@@ -223,6 +223,22 @@ def test_a_rack_that_breaks_after_the_others_finished_hands_its_tests_to_a_finis
     assert lab.held() == {}
 
 
+def test_rig_run_takes_over_a_rack_left_acquired_by_a_run_that_was_killed(lab: Lab) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for place in ("sim-a", "sim-b", "sim-c"):  # a night killed with -9: it never released its racks
+        LabClient(lab.address, user=f"ci:{dead.pid}").acquire(place)
+    log = lab.tmp / "log.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--lab", lab.address, "--place-tags", "kind=sim",
+                           "--", PLAN, "-q", "-p", "no:cacheprovider", "-p", "no:allure_pytest", "-k",
+                           "test_two_units and 1", f"--trace-dir={lab.tmp / 'traces'}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "RIG_LAB_LOG": str(log)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"was left acquired by vm/ci:{dead.pid}".replace("vm", LabClient(lab.address).host) in proc.stdout
+    assert len(log.read_text().splitlines()) == 1
+    assert lab.held() == {}
+
+
 def test_a_run_that_finds_no_matching_place_says_so_in_one_line(lab: Lab) -> None:
     proc = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--lab", lab.address, "--place-tags",
                            "kind=lab", "--", PLAN, "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True,
