@@ -2,11 +2,14 @@
 the real `rack` fixture, grouped by the network they commission, as the nightly's plans are.
 
 Every test appends one JSON line to `$RIG_LAB_LOG` (the rack it ran on, its process, when), so the outer test
-can tell which rack ran what, and in which order. With `RIG_LAB_BREAK=<rack name>`, the second test that runs on
-that rack makes it unusable, as a rack whose instrument died would be: the test is broken, and the rack's
-remaining tests must go to the other racks; with `RIG_LAB_BREAK_TEST=<test name>`, that test breaks whichever
-rack runs it. With `RIG_LAB_HOLD=<seconds>`, every test (or those whose name contains `RIG_LAB_HOLD_ONLY`) holds
-for that long on the wall clock with a vehicle plugged in, so that a run can be caught mid-test.
+can tell which rack ran what, and in which order. What the environment can ask for:
+
+- `RIG_LAB_BREAK=<rack name>`: the second test that runs on that rack makes it unusable, as a rack whose
+  instrument died would be: the test is broken, and the rack's remaining tests must go to the other racks;
+- `RIG_LAB_BREAK_TEST=<test name>`: that test breaks whichever rack runs it;
+- `RIG_LAB_CRASH_TEST=<test name>`: the process running that test dies;
+- `RIG_LAB_HOLD=<seconds>`: every test (or those whose name contains `RIG_LAB_HOLD_ONLY`) holds that long on the
+  wall clock with a vehicle plugged in, so that a run can be caught mid-test.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def _scenario(rack: Rack, request: pytest.FixtureRequest, size: int, limit_a: fl
     _ran_here.append(request.node.nodeid)
     breaks = (rack.config.name == os.environ.get("RIG_LAB_BREAK") and len(_ran_here) == 2
               or request.node.name == os.environ.get("RIG_LAB_BREAK_TEST"))
+    if request.node.name == os.environ.get("RIG_LAB_CRASH_TEST"):
+        os._exit(3)  # the worker process dies under the test
     if breaks:
         exc = InstrumentError("analyzer", "no reply within 0.5 s (the rack's analyzer went away)")
         safety_hooks.mark_rack_unusable(request, rack.config.name, exc)
