@@ -223,6 +223,21 @@ def test_a_rack_that_breaks_after_the_others_finished_hands_its_tests_to_a_finis
     assert lab.held() == {}
 
 
+def test_a_worker_that_dies_leaves_its_test_broken_and_the_rest_runs_once(lab: Lab) -> None:
+    run = lab.start("night", "--racks", "2", "-k", "test_two_units or test_three_units",
+                    env={"RIG_LAB_CRASH_TEST": "test_three_units[2]"})
+    assert run.wait(timeout=300) == 1, lab.output("night")
+    ran = [r["test"].split("::")[1] for r in lab.log("night")]
+    assert sorted(ran) == ["test_three_units[1]", "test_three_units[3]", "test_two_units[1]", "test_two_units[2]",
+                           "test_two_units[3]"], ran  # the one it died in is not run again
+    cases = junit(lab.tmp / "night" / "junit.xml")
+    assert [n for n, kind in cases.items() if kind != "passed"] == ["test_three_units[2]"], cases
+    assert cases["test_three_units[2]"] == "error", cases
+    assert "died while running tests/lab_plans/plan_small.py::test_three_units[2]" in lab.output("night")
+    assert "BROKEN" in lab.output("night") and "FAILED" not in lab.output("night")
+    assert lab.held() == {}
+
+
 def test_rig_run_takes_over_a_rack_left_acquired_by_a_run_that_was_killed(lab: Lab) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
