@@ -92,15 +92,27 @@ def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
         time.sleep(0.3)
 
 
+@pytest.fixture(scope="module")
+def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One coordinator with the three racks for the module's tests (each test leaves every rack released)."""
+    tmp = tmp_path_factory.mktemp("lab")
+    with local_coordinator(tmp / "coordinator") as address:
+        simulated_racks(address, ["sim-a", "sim-b", "sim-c"], tmp / "racks")
+        yield address
+
+
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    with local_coordinator(tmp_path / "coordinator") as address:
-        simulated_racks(address, ["sim-a", "sim-b", "sim-c"], tmp_path / "racks")
-        lab = Lab(address, tmp_path)
-        try:
-            yield lab
-        finally:
-            lab.kill_all()
+def lab(coordinator: str, tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(coordinator, tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.kill_all()
+        client = LabClient(coordinator)  # a test that failed half-way must not leave the next one without racks
+        for place, holder in lab.held().items():
+            client.release_from(place, holder)
+        for token in client.reservations():
+            client.cancel(token)
 
 
 def junit(path: Path) -> dict[str, str]:
