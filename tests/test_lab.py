@@ -220,9 +220,10 @@ def test_sigterm_releases_every_rack_after_leaving_it_safe(lab: Lab) -> None:
 
 def test_a_rack_that_breaks_after_the_others_finished_hands_its_tests_to_a_finished_rack(lab: Lab) -> None:
     """The end of a night: the other rack has run its last group and its worker is gone when this one breaks;
-    a new worker is started on the finished rack for what is left."""
+    a new worker is started on the finished rack for what is left. (The two-unit tests hold 8 s of wall time each,
+    so that the other rack is surely done with the three-unit ones when the second two-unit test breaks its rack.)"""
     run = lab.start("night", "--racks", "2", "-k", "test_two_units or test_three_units",
-                    env={"RIG_LAB_BREAK_TEST": "test_two_units[2]", "RIG_LAB_HOLD": "3",
+                    env={"RIG_LAB_BREAK_TEST": "test_two_units[2]", "RIG_LAB_HOLD": "8",
                          "RIG_LAB_HOLD_ONLY": "test_two_units"})
     assert run.wait(timeout=300) == 1, lab.output("night")
     ran = {r["test"].split("::")[1]: r for r in lab.log("night")}
