@@ -149,7 +149,7 @@ def alive(pid: int) -> bool:
 
 
 def test_a_night_sharded_over_three_racks_while_a_second_run_waits(lab: Lab) -> None:
-    night = lab.start("night", "--racks", "3", env={"RIG_LAB_BREAK": "sim-b", "RIG_LAB_HOLD": "0.3"}, allure=True)
+    night = lab.start("night", "--racks", "3", env={"RIG_LAB_BREAK": "sim-b", "RIG_LAB_HOLD": "1"}, allure=True)
     until(lambda: len(lab.held()) == 3 or night.poll() is not None, 120, "the night acquires three racks")
     assert night.poll() is None, lab.output("night")
     second = lab.start("second", "--racks", "1", "-k", "test_two_units")  # started while every rack is taken
