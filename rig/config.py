@@ -20,11 +20,12 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from rig import gpm
+from rig import addresses, gpm
 
 DriverName = Literal["chroma63800", "yokogawa_wt", "labjack_t7", "service_console", "can_ev_emulator"]
 ROLE_OF_DRIVER: dict[str, str] = {
@@ -81,6 +82,11 @@ class Instrument(Strict):
     is the channel (can0, vcan0, or a virtual channel's name)."""
     bitrate: int = Field(default=500_000, ge=10_000, le=1_000_000)
     """CAN bitrate (can_ev_emulator only)."""
+
+    @field_validator("address")
+    @classmethod
+    def _address_grammar(cls, value: str, info: ValidationInfo) -> str:
+        return addresses.check_instrument_address(info.data.get("driver"), value)
 
     @field_validator("ljm")
     @classmethod
@@ -184,7 +190,7 @@ class Unit(Strict):
     nameplate_a: float = Field(default=gpm.NAMEPLATE_48A, gt=0, le=80)
     max_output_a: float | None = Field(default=None, gt=0)
     """Branch-circuit setting; defaults to the breaker's maximum output."""
-    api: str = Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")
+    api: str
     api_timeout_s: float = Field(default=10.0, gt=0, le=60)
     """How long the unit's API may take to answer once connected (real units were seen to take seconds)."""
     load: str
@@ -193,6 +199,11 @@ class Unit(Strict):
     breaker_relay: LineRef
     wifi_relay: LineRef
     console: str | None = None
+
+    @field_validator("api")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return addresses.check_http(value)
 
     @field_validator("breaker_a")
     @classmethod

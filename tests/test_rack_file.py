@@ -224,7 +224,7 @@ MISTAKES: list[tuple[str, Mutation, str, str]] = [
      "leader 'wc1' needs a console"),
     ("unknown driver", _set("instruments", "load1", "driver", value="chroma9"), "instruments.load1.driver",
      "Input should be"),
-    ("bad api URL", _set("units", 0, "api", value="https://10.0.0.5"), "units.0.api", "should match pattern"),
+    ("bad api URL", _set("units", 0, "api", value="https://10.0.0.5"), "units.0.api", "is not an http:// URL"),
 ]
 
 
