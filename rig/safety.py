@@ -359,7 +359,11 @@ buffered stream the interrupted code may be writing to: os.write only. The pytes
 terminal pytest started on, outside pytest's output capture."""
 
 received: list[tuple[float, str]] = []
-"""(wall time, signal name) of every signal received, for the run's log (written later, not from the handler)."""
+"""(monotonic time, signal name) of every signal received since the handlers were installed."""
+
+REPEAT_S = 1.0
+"""The same signal again within this time says nothing new (a Ctrl-C reaches the whole process group, and a
+parent such as `rig gate` may pass it on too)."""
 
 _shield_depth = 0
 _pending: list[int] = []
@@ -370,9 +374,12 @@ _stopping: int | None = None
 def _handler(signum: int, frame: Any) -> None:
     global _stopping
     name = signal_name(signum)
-    received.append((time.time(), name))
+    now = time.monotonic()
+    first = received[0] if received else None
+    received.append((now, name))
     if _stopping is not None or _pending:
-        say(f"rig: {name} received: already stopping; the rack is being put in its safe state")
+        if not (first and first[1] == name and now - first[0] < REPEAT_S):  # the same signal twice at once
+            say(f"rig: {name} received: already stopping; the rack is being put in its safe state")
         return
     if _shield_depth > 0:  # the rack is being made safe: let it finish, stop right after
         _pending.append(signum)
@@ -422,6 +429,7 @@ def install_signal_handlers() -> Callable[[], None]:
         return lambda: None
     _stopping = None
     _pending.clear()
+    received.clear()
     previous = {}
     for sig in HANDLED_SIGNALS:
         try:
