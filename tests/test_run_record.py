@@ -127,3 +127,30 @@ def test_an_unreachable_address_is_a_rig_fault_and_the_rest_is_skipped_with_one_
     assert sorted(r["status"] for r in results.values()) == ["broken", "skipped", "skipped"]
     assert not (reports / ".rack-sim-6.unsafe").exists()
     assert not any((folder / "traces").glob("*.jsonl")) if (folder / "traces").exists() else True
+
+
+def test_under_xdist_the_controller_keeps_the_record_and_the_workers_write_into_the_run_folder(
+        tmp_path: Path) -> None:
+    """pytest-xdist: the JUnit file and run.json come from the controller, which sees every worker's reports; the
+    workers write their traces and Allure results into the same run folder; a broken test stays an `<error>`."""
+    reports = tmp_path / "reports"
+    tag = uuid.uuid4().hex
+    proc = subprocess.run([sys.executable, "-m", "pytest", *SHORT, "tests/gate_plans/plan_analyzer_goes_wrong.py",
+                           "-q", "-p", "no:cacheprovider", "-n", "2", f"--rack={fast_rack(tmp_path)}",
+                           f"--reports={reports}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RIG_PROBE_DIR": str(tmp_path), "RIG_TEST_RUN_TAG": tag})
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_no_process_left(tag)
+    (folder,) = run_folders(reports)
+    record = runs.read_record(runs.RunFolder(folder))
+    assert record is not None and record["status"] == "finished"
+    assert (record["planned"], record["ran"], record["counts"]["broken"], record["counts"]["passed"]) == (3, 3, 1, 2)
+    suite, props, cases = junit(folder / "junit.xml")
+    assert suite["errors"] == "1" and suite["failures"] == "0" and props["rig.status"] == "finished"
+    broken = cases["test_network_keeps_its_limit_while_the_analyzer_goes_wrong"]
+    assert [x.tag for x in broken] == ["error"] and "InstrumentGarbage" in broken[0].get("message", "")
+    assert sorted(p.name for p in (folder / "traces").glob("*.jsonl")) == [
+        "test_network_keeps_its_limit_while_the_analyzer_goes_wrong.jsonl", "test_short_one.jsonl",
+        "test_short_two.jsonl"]
+    assert len(allure_results(folder / "allure-results")) == 3
+    assert " gw" in (folder / "run.log").read_text()  # the workers log into the run's log too
