@@ -19,10 +19,11 @@ $(STAMP): pyproject.toml
 nightly: $(STAMP)
 	$(BIN)/pytest testplans --rack $(RACK) -q
 
-## test: the rig's own tests, lint included
+## test: the rig's own tests, lint included; two pytest-xdist workers, one test file each at a time (most tests
+## run a plan in a subprocess: the two cores stay busy)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest tests -q
+	$(BIN)/pytest tests -q -n 2 --dist loadfile
 
 ## report: the latest run as one self-contained HTML file (reports/latest/html/index.html), with the history of
 ## earlier runs; a run that ended early says so; installs the pinned Allure 3 itself (npm ci, from the lock file)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -230,7 +231,11 @@ def assert_stopped_cleanly(run: Run, out: str, signals: list[str]) -> dict[str, 
     assert skipped.tag == "skipped" and skipped.get("type") == "rig.interrupted"
     assert skipped.get("message") == f"interrupted: {first} received"
     result = allure_results(folder / "allure-results")["test_long_scenario"]
-    assert result["status"] == "skipped" and result["statusDetails"]["message"] == f"interrupted: {first} received"
+    message = result["statusDetails"]["message"]
+    assert result["status"] == "skipped" and message == f"interrupted: {first} received"
+    categories = json.loads((folder / "allure-results" / "categories.json").read_text())
+    assert [c["name"] for c in categories if "skipped" in c["matchedStatuses"]
+            and re.fullmatch(c.get("messageRegex", "[\\s\\S]*"), message)] == ["Interrupted: not judged"]
     assert f"rig: run {folder}: interrupted: 2 of 3 tests run, 1 not run" in out
     return record
 
