@@ -4,7 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RACK   ?= racks/sim-6.toml
-RESULTS := reports/allure-results
 
 .PHONY: nightly test bench lint clean report doctor
 
@@ -15,20 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-## nightly: the nightly test plan against RACK (default: the simulated six-unit rack); Allure results in reports/
+## nightly: the nightly test plan against RACK (default: the simulated six-unit rack), in a run folder of its own:
+## reports/runs/<start time>/ (junit.xml, allure-results/, traces/, run.log, run.json); reports/latest points to it
 nightly: $(STAMP)
-	$(BIN)/pytest testplans --rack $(RACK) --alluredir $(RESULTS) --clean-alluredir \
-		--junitxml reports/junit.xml -q
+	$(BIN)/pytest testplans --rack $(RACK) -q
 
-## test: the rig's own tests, lint included
+## test: the rig's own tests, lint included; two pytest-xdist workers, one test file each at a time (most tests
+## run a plan in a subprocess: the two cores stay busy)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest tests -q
+	$(BIN)/pytest tests -q -n 2 --dist loadfile
 
-## report: the last run's Allure results as one self-contained HTML file (reports/html/index.html), with the
-## history of earlier runs; installs the pinned Allure 3 itself (npm ci, from reports/package-lock.json)
+## report: the latest run as one self-contained HTML file (reports/latest/html/index.html), with the history of
+## earlier runs; a run that ended early says so; installs the pinned Allure 3 itself (npm ci, from the lock file)
 report: $(STAMP)
-	$(BIN)/python -m rig.report --results $(RESULTS)
+	$(BIN)/python -m rig.report
 
 ## doctor: check that every instrument and unit of RACK answers, is what the rack file says, and is safe
 doctor: $(STAMP)
@@ -41,6 +41,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## clean: the venv and everything runs wrote (every run folder too)
 clean:
-	rm -rf $(VENV) reports/allure-results reports/traces reports/junit.xml reports/html reports/node_modules \
+	rm -rf $(VENV) reports/runs reports/latest reports/history.jsonl reports/node_modules \
 		reports/gate reports/gate.json reports/gate.txt

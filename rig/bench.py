@@ -1,16 +1,22 @@
-"""`make bench`: speed and memory figures of the rig, printed as `name: value` lines. It measures; it does not
-pass or fail.
+"""`make bench`: speed, memory and rack-time figures of the rig, printed as `name: value` lines. It measures; it
+does not pass or fail.
 
-- speedup: simulated seconds the nightly plan covers per wall-clock second (the plans run in a subprocess,
-  exactly as `make nightly` runs them; the simulated seconds are read back from the traces they wrote).
+- rack_time_<tier>_h: the rack time of each tier (gate, nightly, weekend), measured on the simulated rack from one
+  weekend run (every test records its own rack time), and rack_time_<tier>_real_h, the estimate for a real rack
+  (rig/tiers.py: commissioning and reboot allowances from the budgets);
+- speedup: simulated seconds per wall-clock second of that run (the plans run in a subprocess, exactly as `make
+  nightly` runs them);
 - sample_ms: the cost of one full-rack sample (every pilot, every current, vehicles, trace) on a commissioned
-  six-unit network with six vehicles charging.
-- peak_rss_mb: the largest resident memory of the plan run.
+  six-unit network with six vehicles charging;
+- gate_wall_<n>_racks_s: the wall time of the gate tier sharded over n simulated racks through a labgrid
+  coordinator (rig/lab/bench.py);
+- peak_rss_mb: the largest resident memory of the plan runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -21,28 +27,24 @@ from pathlib import Path
 from rig.budgets import load_manifest
 from rig.config import load_rack
 from rig.rack import open_rack
-from rig.trace import read_trace
+from rig.tiers import Allowances, Measured, estimate
 
 
-def nightly_speedup(rack_file: str) -> tuple[float, float, float, int]:
-    """Run the plans; return (simulated seconds, wall seconds, peak RSS MB, traces)."""
+def tier_times(rack_file: str, tier: str = "weekend") -> tuple[dict[str, Measured], float]:
+    """Run a tier on the simulated rack; every test's measured rack time, and the wall seconds it took."""
     with tempfile.TemporaryDirectory() as tmp:
-        traces = Path(tmp) / "traces"
-        cmd = [sys.executable, "-m", "pytest", "testplans", "-q", "-p", "no:allure_pytest", f"--rack={rack_file}",
-               f"--trace-dir={traces}"]
+        times = Path(tmp) / "times.jsonl"
+        cmd = [sys.executable, "-m", "pytest", "testplans", "-q", "-p", "no:allure_pytest", "--no-live",
+               "--plots=none", f"--rack={rack_file}", f"--tier={tier}", f"--trace-dir={Path(tmp) / 'traces'}",
+               f"--rack-times={times}"]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - start
-        if proc.returncode not in (0, 1):
+        if proc.returncode not in (0, 1) or not times.exists():
             raise SystemExit(f"bench: the plans did not run: {proc.stdout[-400:]}{proc.stderr[-400:]}")
-        simulated = 0.0
-        files = sorted(traces.glob("*.jsonl"))
-        for f in files:
-            trace = read_trace(f)
-            if trace.samples:
-                simulated += trace.samples[-1].t - trace.samples[0].t
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return simulated, wall, rss_mb, len(files)
+        records = [json.loads(line) for line in times.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["test"]: Measured(r["rack_s"], r["commissioning_s"], r["commissionings"], r["power_cycles"])
+            for r in records}, wall
 
 
 def sample_cost(rack_file: str, ticks: int = 2000) -> float:
@@ -63,14 +65,31 @@ def sample_cost(rack_file: str, ticks: int = 2000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rack", default="racks/sim-6.toml")
+    parser.add_argument("--racks", type=int, nargs="+", default=[1, 3], help="racks to shard the gate over")
     args = parser.parse_args()
-    simulated, wall, rss, count = nightly_speedup(args.rack)
-    print(f"nightly_scenarios: {count}")
-    print(f"nightly_wall_s: {wall:.1f}")
-    print(f"nightly_simulated_s: {simulated:.0f}")
+    from rig.night_plan import collect
+
+    cfg = load_rack(args.rack)
+    allow = Allowances.of(load_manifest(cfg.firmware.manifest).budgets, cfg.commissioning.method)
+    measured, wall = tier_times(args.rack)
+    for tier in ("gate", "nightly", "weekend"):
+        items = [i for i in collect(tier, args.rack, ["testplans"]) if i["skipped"] is None]
+        est = estimate([i["test"] for i in items], measured, len({i["network"] for i in items if i["network"]}),
+                       allow)
+        print(f"rack_time_{tier}_h: {est.rack_s / 3600:.2f}")
+        print(f"rack_time_{tier}_real_h: {est.real_s / 3600:.2f}")
+        print(f"tests_{tier}: {est.tests}")
+        print(f"networks_{tier}: {est.networks}", flush=True)
+    simulated = sum(m.rack_s for m in measured.values())
+    print(f"weekend_wall_s: {wall:.1f}")
     print(f"speedup: {simulated / wall:.0f}")
-    print(f"sample_ms: {sample_cost(args.rack):.3f}")
-    print(f"peak_rss_mb: {rss:.0f}")
+    print(f"sample_ms: {sample_cost(args.rack):.3f}", flush=True)
+    from rig.lab.bench import sharded_wall_s
+
+    for n in args.racks:
+        print(f"gate_wall_{n}_racks_s: {sharded_wall_s(['testplans'], n, ['--tier', 'gate', '--plots=none']):.1f}",
+              flush=True)
+    print(f"peak_rss_mb: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f}")
 
 
 if __name__ == "__main__":

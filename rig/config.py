@@ -20,11 +20,12 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from rig import gpm
+from rig import addresses, gpm
 
 DriverName = Literal["chroma63800", "yokogawa_wt", "labjack_t7", "service_console", "can_ev_emulator"]
 ROLE_OF_DRIVER: dict[str, str] = {
@@ -137,6 +138,11 @@ class Instrument(Strict):
         "wiring": "yokogawa_wt", "current_range_a": "yokogawa_wt", "sensor_range_v": "yokogawa_wt",
         "sensor_ratio_mv_per_a": "yokogawa_wt", "update_s": "yokogawa_wt", "nan_budget_s": "yokogawa_wt",
         "clock_divisor": "labjack_t7", "stream_scan_hz": "labjack_t7", "stream_window_scans": "labjack_t7"}
+
+    @field_validator("address")
+    @classmethod
+    def _address_grammar(cls, value: str, info: ValidationInfo) -> str:
+        return addresses.check_instrument_address(info.data.get("driver"), value)
 
     @field_validator("ljm")
     @classmethod
@@ -315,7 +321,7 @@ class Unit(Strict):
     nameplate_a: float = Field(default=gpm.NAMEPLATE_48A, gt=0, le=80)
     max_output_a: float | None = Field(default=None, gt=0)
     """Branch-circuit setting; defaults to the breaker's maximum output."""
-    api: str = Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")
+    api: str
     api_timeout_s: float = Field(default=10.0, gt=0, le=60)
     """How long the unit's API may take to answer once connected (real units were seen to take seconds)."""
     load: str | list[str]
@@ -328,6 +334,11 @@ class Unit(Strict):
     serial: str | None = Field(default=None, min_length=1, max_length=64)
     """The serial number the unit's API must report (`/api/1/version` serial_number): the rig checks that the unit
     answering at `api` is this unit. Left out, the rig records whatever serial answers."""
+
+    @field_validator("api")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return addresses.check_http(value)
 
     @field_validator("breaker_a")
     @classmethod

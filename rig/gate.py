@@ -6,8 +6,10 @@
    from its API; each must be the version the manifest names. If one is not, the gate has not been asked to
    judge what is on the rack, so it judges nothing: *incomplete*.
 2. **The gating plan runs** (`testplans/` unless `--plans` says otherwise), as `pytest` in a subprocess with the
-   rack, the manifest, JUnit XML (`reports/junit.xml`), Allure results (`reports/allure-results`, for
-   `make report`) and one JSON line per test (`reports/gate/outcomes.jsonl`).
+   rack and the manifest, as a run of its own: a run folder `reports/runs/<start>/` (rig/runs.py) with its
+   JUnit XML, Allure results (`make report` shows the gate's run), traces and `run.json`, and one JSON line per
+   test in `reports/gate/outcomes.jsonl`. Ctrl-C, SIGTERM or SIGHUP to the gate reach pytest, which stops as any
+   run does (the rack left safe); the gate then still writes its verdict: incomplete.
 3. **The verdict**, written to `reports/gate.json` for machines and `reports/gate.txt` (also printed) for
    people, with each check's result, the budgets judged by, the firmware versions and any rig fault.
 
@@ -20,9 +22,12 @@ Exit codes:
   firmware defect. A defect found is a defect, so this holds even if another test was broken; the rig faults
   are listed beside it.
 - **2, incomplete**: no verdict on the firmware. An instrument (or the rig) broke, no test ran, pytest itself
-  stopped, or the rack does not run the version the manifest names. (When the rack becomes unusable the rest of
-  the night is skipped, but the test that broke it makes the run incomplete.) A broken instrument
-  never gives pass or fail (DESIGN rule 8): mend the rig and run the gate again.
+  stopped, the rack does not run the version the manifest names, or the run ended early: interrupted (a
+  signal), rack unusable, or tests left not run, as its `run.json` says. (When the rack becomes unusable the
+  rest of the night is skipped, but the test that broke it makes the run incomplete.) A run that ended early is
+  incomplete even when a test already failed: the failures found are named in the reason, but a release is
+  judged on the whole plan. A broken instrument never gives pass or fail (DESIGN rule 8): mend the rig and run
+  the gate again.
 
 On a simulated rack the build's firmware is the model its manifest names (`model = "module:Class"`), else the
 rack file's [sim] model; on a real rack, whatever is flashed, which is why the version check comes first.
@@ -35,6 +40,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rig import runs
 from rig.budgets import Manifest, load_manifest
 from rig.config import Rack as RackConfig
 from rig.config import load_rack
@@ -59,7 +66,8 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rack", default="racks/sim-6.toml", help="rack file (default: racks/sim-6.toml)")
     p.add_argument("--plans", nargs="+", default=["testplans"], metavar="PATH",
                    help="the gating plan: test plan files or directories (default: testplans)")
-    p.add_argument("--out", default="reports", help="where gate.json, gate.txt, junit.xml and allure-results go")
+    p.add_argument("--out", default="reports",
+                   help="the reports folder: gate.json, gate.txt, gate/, and the run's folder under runs/")
     p.set_defaults(func=cmd_gate)
 
 
@@ -80,24 +88,55 @@ def read_versions(rack: RackConfig, manifest: Manifest, trace_path: Path) -> dic
 
 def run_plans(cmd: list[str], env: dict[str, str] | None = None, tail_lines: int = 40) -> tuple[int, str]:
     """Run pytest, passing its output through as it comes (live progress included); return its exit code and
-    the last lines of its output, kept for gate.json."""
+    the last lines of its output, kept for gate.json. SIGINT, SIGTERM and SIGHUP sent to the gate are passed on
+    to pytest (a signal from the terminal reaches both; pytest says a repeat nothing new), and the gate waits for
+    it to stop: it never leaves pytest running, and still judges what ran."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     assert proc.stdout is not None
-    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-    kept = bytearray()
-    fd = proc.stdout.fileno()
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        kept += chunk
-        del kept[:-65536]
-        if out is not None:
-            out.write(chunk)
-            out.flush()
-    code = proc.wait()
+    restore = _pass_signals_to(proc)
+    try:
+        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+        kept = bytearray()
+        fd = proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            kept += chunk
+            del kept[:-65536]
+            if out is not None:
+                out.write(chunk)
+                out.flush()
+        code = proc.wait()
+    finally:
+        restore()
+        if proc.poll() is None:  # the gate itself failed: pytest stops with it
+            proc.terminate()
+            proc.wait()
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", kept.decode("utf-8", "replace"))  # no terminal codes in gate.json
     return code, "\n".join(text.splitlines()[-tail_lines:])
+
+
+def _pass_signals_to(proc: subprocess.Popen[bytes]) -> Any:
+    """While pytest runs, the gate's SIGINT/SIGTERM/SIGHUP go to pytest; returns what restores the handlers."""
+    previous: dict[int, Any] = {}
+
+    def forward(signum: int, frame: Any) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            try:
+                previous[sig] = signal.signal(sig, forward)
+            except (OSError, ValueError):  # not the main thread
+                pass
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def read_outcomes(path: Path) -> list[dict[str, Any]]:
@@ -106,9 +145,16 @@ def read_outcomes(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def judge(outcomes: list[dict[str, Any]], pytest_code: int | None) -> tuple[int, str]:
-    """The exit code and the one-line reason, from the tests' outcomes and pytest's own exit code."""
+def judge(outcomes: list[dict[str, Any]], pytest_code: int | None,
+          record: dict[str, Any] | None = None) -> tuple[int, str]:
+    """The exit code and the one-line reason, from the tests' outcomes, pytest's own exit code and the run's
+    record (run.json): a run that ended early is incomplete, whatever its tests said so far."""
     counts = Counter(o["outcome"] for o in outcomes)
+    if record is not None and runs.ended_early(record):
+        failed = f"; {counts['failed']} test(s) had already failed" if counts["failed"] else ""
+        return INCOMPLETE, f"the run ended early: {runs.summary(record)}{failed}"
+    if counts["interrupted"]:
+        return INCOMPLETE, f"{counts['interrupted']} test(s) interrupted: no verdict on the firmware"
     if counts["failed"]:
         checks = sorted({c["check"] for o in outcomes if o["outcome"] == "failed" for c in o["checks"]
                          if not c["passed"]})
@@ -166,8 +212,9 @@ def summary_text(g: dict[str, Any]) -> str:
     lines.append(f"  budgets   {budgets}")
     c = g["counts"]
     if g["tests"]:
+        cut = f", {c['interrupted']} interrupted" if c.get("interrupted") else ""
         lines.append(f"  tests     {len(g['tests'])} run in {g['duration_s']:.0f} s: {c.get('passed', 0)} passed, "
-                     f"{c.get('failed', 0)} failed, {c.get('broken', 0)} broken, {c.get('skipped', 0)} skipped")
+                     f"{c.get('failed', 0)} failed, {c.get('broken', 0)} broken, {c.get('skipped', 0)} skipped{cut}")
     if g["checks"]:
         lines.append("checks:")
         width = max(len(k) for k in g["checks"])
@@ -195,8 +242,10 @@ def summary_text(g: dict[str, Any]) -> str:
             lines.append(f"  ... and {len(g['rig_faults']) - 10} more (gate.json)")
     else:
         lines.append("rig faults: none")
-    lines.append(f"reports: {g['reports']['gate_json']}, {g['reports']['junit']}, {g['reports']['allure_results']}"
-                 " (`make report` for the HTML)")
+    if g.get("run"):
+        lines.append(f"run: {g['reports']['run']}: {runs.summary(g['run'])}")
+    where = [g["reports"]["gate_json"], g["reports"].get("junit"), g["reports"].get("allure_results")]
+    lines.append(f"reports: {', '.join(w for w in where if w)} (`make report` for the HTML)")
     return "\n".join(lines) + "\n"
 
 
@@ -220,14 +269,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
         "plans": list(args.plans), "pytest_exit_code": None, "counts": {}, "checks": {}, "tests": [],
         "rig_faults": [], "duration_s": 0.0, "git_revision": _git_revision(),
         "reports": {"gate_json": str(out / "gate.json"), "gate_txt": str(out / "gate.txt"),
-                    "junit": str(out / "junit.xml"), "allure_results": str(out / "allure-results"),
                     "outcomes": str(outcomes_path)},
+        "run": None,
     }
     code, reason = _version_check(g, rack, manifest, gate_dir)
     if code is None:
+        before = {f.path for f in runs.run_folders(out)}
         cmd = [sys.executable, "-m", "pytest", *args.plans, "--rack", str(args.rack), "--manifest",
-               str(args.firmware), "--junitxml", str(out / "junit.xml"), "--alluredir", str(out / "allure-results"),
-               "--clean-alluredir", "--outcomes", str(outcomes_path), "--trace-dir", str(out / "traces"), "-q"]
+               str(args.firmware), "--reports", str(out), "--outcomes", str(outcomes_path), "-q"]
         env = dict(os.environ)
         if sys.stdout.isatty():  # pytest's output comes through a pipe: ask for what a terminal would get
             cmd += ["--live", "--color=yes"]
@@ -237,7 +286,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
         pytest_code, tail = run_plans(cmd, env)
         outcomes = read_outcomes(outcomes_path)
         g["pytest_exit_code"] = pytest_code
-        code, reason = judge(outcomes, pytest_code)
+        folder = next((f for f in reversed(runs.run_folders(out)) if f.path not in before), None)
+        record = runs.read_record(folder) if folder is not None else None
+        if folder is not None and record is not None:
+            g["run"] = {k: record.get(k) for k in ("run", "status", "reason", "planned", "ran", "not_run")}
+            g["reports"].update({"run": str(folder.path), "junit": str(folder.junit),
+                                 "allure_results": str(folder.allure_results)})
+        code, reason = judge(outcomes, pytest_code, record)
         if code == INCOMPLETE and pytest_code not in (0, 1):
             g["pytest_output_tail"] = tail
         g["counts"] = dict(Counter(o["outcome"] for o in outcomes))

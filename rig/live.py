@@ -39,7 +39,8 @@ class LiveProgress:
 
     `out` gives the terminal stream, looked up at each write (pytest swaps `sys.stdout` while capturing);
     `column` tells where pytest's cursor is on its current line, so that it can be put back; `width` is the
-    terminal's width; `guard` a context manager factory that lets the write through pytest's output capture.
+    terminal's width, read inside `guard`, a context manager factory that lets the write through pytest's
+    output capture (while pytest captures, standard output is a file and the width would be 80).
     `clock` is injectable for tests.
     """
 
@@ -72,7 +73,9 @@ class LiveProgress:
             return
         self._next = now + self.interval
         simulated = bool(getattr(getattr(rack, "config", None), "simulated", False))
-        self._draw(status_line(self.scenario, self.position, sample, simulated, self.width() - 1))
+        # the width is read while the write goes through (pytest's capture lifted): only then is the terminal
+        # the process's standard output, so a 200-column terminal gets 200 columns, not the 80 of a captured one
+        self._draw(lambda: status_line(self.scenario, self.position, sample, simulated, self.width() - 1))
 
     def on_event(self, rack: Any, event: Event) -> None:
         pass
@@ -83,24 +86,24 @@ class LiveProgress:
         # up one line, then to pytest's column (1-based)
         return f"\x1b[1A\x1b[{self.column() + 1}G"
 
-    def _draw(self, text: str) -> None:
+    def _draw(self, text: Callable[[], str]) -> None:
         # first time: a new line below (scrolling if needed); afterwards move down onto it
         move = "\x1b[1B\r" if self.shown else "\n"
-        self._write(f"{move}\x1b[2K{text}{self._back()}")
+        self._write(lambda: f"{move}\x1b[2K{text()}{self._back()}")
         self.shown = True
 
     def clear(self) -> None:
         """Erase the status line (before pytest writes its own output)."""
         if self.shown:
-            self._write(f"\x1b[1B\r\x1b[2K{self._back()}")
+            self._write(lambda: f"\x1b[1B\r\x1b[2K{self._back()}")
             self.shown = False
 
-    def _emit(self, text: str) -> None:
+    def _emit(self, text: Callable[[], str]) -> None:
         stream = self.out()
-        stream.write(text)
+        stream.write(text())
         stream.flush()
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: Callable[[], str]) -> None:
         try:
             if self.guard is None:
                 self._emit(text)

@@ -59,7 +59,11 @@ class RackUnsafe(InstrumentError):
 
 
 def marker_path(state_dir: Path, rack_name: str) -> Path:
-    return Path(state_dir) / f".rack-{re.sub(r'[^A-Za-z0-9_.-]', '_', rack_name)}.unsafe"
+    """The marker of a rack in `state_dir`; a run folder's racks are marked in the reports folder above it (where
+    every later run looks), whichever way the plan opened the rack."""
+    from rig.runs import state_dir as rack_state_dir
+
+    return rack_state_dir(state_dir) / f".rack-{re.sub(r'[^A-Za-z0-9_.-]', '_', rack_name)}.unsafe"
 
 
 def _proc_start(pid: int) -> str | None:
@@ -185,7 +189,8 @@ class ProtectionInterlock:
         self.tripped = {"t": sample.t, "total_a": round(total, 3), "trip_level_a": self.trip_level_a,
                         "currents": {u: round(v, 3) for u, v in currents.items()}}
         rack._event("protection_trip", None, **self.tripped)
-        problems = rack.safe()
+        with shielded():
+            problems = rack.safe()
         per_unit = ", ".join(f"{u} {v:.1f} A" for u, v in sorted(currents.items()))
         after = f"; the safe state could not be fully restored: {'; '.join(problems)}" if problems else ""
         raise ProtectionTrip(
@@ -327,53 +332,104 @@ def guard_instruments(inst: Any, retries: int, notify: Callable[[str, str, Instr
 # -- signals -------------------------------------------------------------------------------------------------
 
 
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGTERM, SIGHUP or SIGINT: raised in the main thread, so every `finally` runs and the rack is left safe."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:
-            name = f"signal {signum}"
-        super().__init__(f"{name} received: stopping; the rack is put in its safe state")
+        self.name = signal_name(signum)
+        super().__init__(f"{self.name} received: stopping; the rack is put in its safe state")
 
 
-_shield = threading.local()
+def _say_on_stderr(line: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
+
+
+say: Callable[[str], None] = _say_on_stderr
+"""Where the one line each signal prints goes. It is called from the signal handler, so it must not touch a
+buffered stream the interrupted code may be writing to: os.write only. The pytest plugin points it at the
+terminal pytest started on, outside pytest's output capture."""
+
+received: list[tuple[float, str]] = []
+"""(monotonic time, signal name) of every signal received since the handlers were installed."""
+
+REPEAT_S = 1.0
+"""The same signal again within this time says nothing new (a Ctrl-C reaches the whole process group, and a
+parent such as `rig gate` may pass it on too)."""
+
+_shield_depth = 0
 _pending: list[int] = []
+_stopping: int | None = None
+"""The signal the run is stopping for; further signals are said and otherwise ignored until the run ends."""
 
 
 def _handler(signum: int, frame: Any) -> None:
-    if getattr(_shield, "depth", 0) > 0 and not _pending:
-        _pending.append(signum)  # the rack is being made safe: let it finish, stop right after
+    global _stopping
+    name = signal_name(signum)
+    now = time.monotonic()
+    first = received[0] if received else None
+    received.append((now, name))
+    if _stopping is not None or _pending:
+        if not (first and first[1] == name and now - first[0] < REPEAT_S):  # the same signal twice at once
+            say(f"rig: {name} received: already stopping; the rack is being put in its safe state")
         return
+    if _shield_depth > 0:  # the rack is being made safe: let it finish, stop right after
+        _pending.append(signum)
+        say(f"rig: {name} received: stopping as soon as the rack is in its safe state")
+        return
+    _stopping = signum
+    say(f"rig: {name} received: stopping; the rack is put in its safe state")
     raise Interrupted(signum)
-
-
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Defer the first SIGTERM/SIGHUP/SIGINT while the rack is being made safe (a second one still stops at
-    once); the deferred one is raised when the block ends."""
-    _shield.depth = getattr(_shield, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _shield.depth -= 1
-        if _shield.depth == 0 and _pending:
-            signum = _pending.pop()
-            _pending.clear()
-            raise Interrupted(signum)
 
 
 HANDLED_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None),
                                     signal.SIGINT) if s is not None)
 
 
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """While the rack is made safe, SIGTERM, SIGHUP and SIGINT wait: they are blocked in this thread
+    (`pthread_sigmask`) and delivered when the block ends, and one that another thread caught (the C-level
+    handler may run in any thread that does not block it; Python runs the handler in the main thread) is held
+    by the handler. So `Rack.safe()` always finishes and writes `safe_state`; the run stops right after, for
+    the first signal. Further signals during the stop only print their line."""
+    global _shield_depth, _stopping
+    blocked = None
+    if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+    _shield_depth += 1
+    try:
+        yield
+    finally:
+        _shield_depth -= 1
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # what came meanwhile is delivered now
+        if _shield_depth == 0 and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            if _stopping is None:
+                _stopping = signum
+                raise Interrupted(signum)
+
+
 def install_signal_handlers() -> Callable[[], None]:
-    """Make SIGTERM, SIGHUP and SIGINT raise `Interrupted` in the main thread; returns what restores the
-    previous handlers. Does nothing outside the main thread (signals are only delivered there)."""
+    """Make SIGTERM, SIGHUP and SIGINT raise `Interrupted` in the main thread (the first one; later ones print
+    their line only); returns what restores the previous handlers. Does nothing outside the main thread
+    (signals are only delivered there)."""
+    global _stopping
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    _stopping = None
+    _pending.clear()
+    received.clear()
     previous = {}
     for sig in HANDLED_SIGNALS:
         try:
@@ -382,9 +438,11 @@ def install_signal_handlers() -> Callable[[], None]:
             continue
 
     def restore() -> None:
+        global _stopping
         for sig, old in previous.items():
             with contextlib.suppress(OSError, ValueError, TypeError):
                 signal.signal(sig, old)
+        _stopping = None
 
     return restore
 
@@ -418,7 +476,8 @@ def take_charge(rack: Rack, state_dir: Path) -> None:
         return
     notice(describe_previous(previous, name))
     rack._event("restore_unsafe", None, **{k: previous.get(k) for k in ("pid", "since", "reason", "problems")})
-    problems = rack.safe()
+    with shielded():
+        problems = rack.safe()
     if problems:
         raise RackUnsafe(name, f"was left unsafe and its safe state cannot be restored: {'; '.join(problems)}")
 

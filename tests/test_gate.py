@@ -45,7 +45,10 @@ def test_reference_firmware_passes(tmp_path: Path) -> None:
     assert g["checks"]["removal hold"]["failed"] == 0 and g["checks"]["removal hold"]["passed"] == len(g["tests"])
     assert g["budgets"]["removal_s"] == 5.0 and g["rig_faults"] == []
     assert "rig gate: PASS (exit 0)" in out
-    assert (tmp_path / "out" / "junit.xml").exists() and any((tmp_path / "out" / "allure-results").iterdir())
+    run = Path(g["reports"]["run"])
+    assert run.parent == tmp_path / "out" / "runs" and (tmp_path / "out" / "latest").resolve() == run
+    assert g["run"]["status"] == "finished" and g["run"]["not_run"] == 0
+    assert Path(g["reports"]["junit"]).exists() and any(Path(g["reports"]["allure_results"]).glob("*-result.json"))
 
 
 def test_faulty_build_fails_on_its_check(tmp_path: Path) -> None:
@@ -81,6 +84,7 @@ def test_wrong_build_on_the_rack_is_incomplete_and_runs_nothing(tmp_path: Path) 
 
 @pytest.mark.parametrize(("outcomes", "code", "verdict"), [
     ([], None, INCOMPLETE),
+    ([{"outcome": "passed", "checks": []}, {"outcome": "interrupted", "checks": []}], 0, INCOMPLETE),
     ([{"outcome": "passed", "checks": []}, {"outcome": "skipped", "checks": []}], 0, 0),
     ([{"outcome": "skipped", "checks": []}], 0, INCOMPLETE),
     ([{"outcome": "passed", "checks": []}], 2, INCOMPLETE),
@@ -91,6 +95,18 @@ def test_wrong_build_on_the_rack_is_incomplete_and_runs_nothing(tmp_path: Path) 
 ])
 def test_judge(outcomes: list[dict[str, Any]], code: int | None, verdict: int) -> None:
     assert judge(outcomes, code)[0] == verdict
+
+
+@pytest.mark.parametrize("status", ["killed", "interrupted", "rack-unusable"])
+def test_a_run_that_ended_early_is_incomplete_even_with_a_failure(status: str) -> None:
+    record = {"status": status, "planned": 10, "ran": 3, "not_run": 7, "reason": "SIGTERM received",
+              "counts": {"passed": 2, "failed": 1}}
+    outcomes = [{"outcome": "passed", "checks": []}, {"outcome": "failed", "checks": []}]
+    code, reason = judge(outcomes, 2, record)
+    assert code == INCOMPLETE and f"the run ended early: {status}: 3 of 10 tests run, 7 not run" in reason
+    assert "1 test(s) had already failed" in reason
+    finished = {**record, "status": "finished", "ran": 10, "not_run": 0}
+    assert judge(outcomes, 1, finished)[0] == 1
 
 
 def test_faulty_manifests_differ_from_the_reference_only_in_their_firmware() -> None:

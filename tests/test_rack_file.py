@@ -262,7 +262,7 @@ MISTAKES: list[tuple[str, Mutation, str, str]] = [
      "Input should be"),
     ("unknown driver", _set("instruments", "load1a", "driver", value="chroma9"), "instruments.load1a.driver",
      "Input should be"),
-    ("bad api URL", _set("units", 0, "api", value="https://10.0.0.5"), "units.0.api", "should match pattern"),
+    ("bad api URL", _set("units", 0, "api", value="https://10.0.0.5"), "units.0.api", "is not an http:// URL"),
 ]
 
 

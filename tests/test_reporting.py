@@ -89,6 +89,14 @@ def test_every_test_with_a_trace_gets_a_plot(run: dict[str, Any]) -> None:
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and 2_000 < len(png) < 200_000, (fragment, len(png))
 
 
+def test_no_unknown_steps_in_a_tests_teardown(run: dict[str, Any]) -> None:
+    """pytest's own finalizers used to show as grey "unknown" Allure steps (`rack::<lambda>`) on every test."""
+    afters = [a for f in run["results"].glob("*-container.json") for a in json.loads(f.read_text()).get("afters", [])]
+    assert afters and all(a.get("status") in ("passed", "failed", "broken") for a in afters), afters
+    # the test's rack teardown, and once per run the run's rack left safe (after the last test)
+    assert {a["name"] for a in afters} == {"rack::teardown", "rack_session::teardown"}, afters
+
+
 def test_whole_trace_is_attached_only_where_the_test_did_not_pass(run: dict[str, Any]) -> None:
     def names(fragment: str) -> list[str]:
         r = _result(run, fragment)
@@ -160,13 +168,19 @@ def test_no_live_line_when_output_is_not_a_terminal(run: dict[str, Any]) -> None
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_live_line_on_a_terminal_and_off_with_no_live(tmp_path: Path) -> None:
+    import fcntl
     import pty  # noqa: F401  (only where pseudo-terminals exist)
+    import struct
+    import termios
 
     def on_tty(*extra: str) -> str:
         master, slave = os.openpty()
+        # a 200-column terminal, as the user's, with no COLUMNS in the environment: the width must come from
+        # the terminal itself, read while pytest's capture is lifted
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         cmd = [sys.executable, "-m", "pytest", "tests/report_plans/plan_scenarios.py", "-q", "-k", "2u",
                "-p", "no:allure_pytest", f"--trace-dir={tmp_path / 'traces'}", *extra]
-        env = {**os.environ, "COLUMNS": "200"}
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
         os.close(slave)
         out = bytearray()
@@ -184,6 +198,9 @@ def test_live_line_on_a_terminal_and_off_with_no_live(tmp_path: Path) -> None:
 
     shown = on_tty()
     assert "pilot/current" in shown and "\x1b[2K" in shown and "t=" in shown, shown[-2000:]
+    lines = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", part) for part in shown.split("\x1b[2K")[1:]]
+    widest = max(len(line.split("\r")[0].split("\n")[0]) for line in lines)
+    assert widest > 80 and "wc6" in shown, (widest, lines[:3])  # the whole line, every unit, not cut at 80
     assert "[1/1] test_cut_off_follower_falls_back[2u-follower-wifi]" in shown
     assert "1 passed" in shown
     assert "pilot/current" not in on_tty("--no-live")
@@ -236,6 +253,27 @@ def _trace() -> Trace:
     samples = [Sample(t * 0.5, {"wc1": 6.0, "wc2": 48.0 if t < 80 else 20.0, "wc3": None},
                       {"wc1": 0.0, "wc2": 47.5 if t < 85 else 20.0, "wc3": 0.0}, {}) for t in range(0, 260)]
     return Trace(header, samples, events)
+
+
+def test_plot_is_1200_px_wide_and_marks_each_violation() -> None:
+    from PIL import Image
+
+    from rig.checks import Verdict, Violation
+    from rig.plot import violation_marks
+
+    limit = Verdict("network limit", False, "over", tuple(
+        Violation(t, ("wc1", "wc2"), {"sum": 130.0}, "network over its limit") for t in (50.0, 50.5, 51.0, 80.0)))
+    hold = Verdict("removal hold", False, "over 6 A", (Violation(75.0, ("wc3",), {"pilot": 48.0}, "over 6 A"),))
+    marks = violation_marks([limit, hold, Verdict("sharing", True, "ok")], 0.5)
+    assert [(m.check, m.start, m.end, m.unit) for m in marks] == [
+        ("network limit", 50.0, 51.0, None), ("removal hold", 75.0, 75.0, "wc3"), ("network limit", 80.0, 80.0, None)]
+    png = render_png(_trace(), "synthetic", marks=marks)
+    image = Image.open(io.BytesIO(png))
+    assert image.size[0] == 1200 and image.size[1] >= 500, image.size  # three lanes
+    plain = Image.open(io.BytesIO(render_png(_trace(), "synthetic"))).convert("RGB")
+    marked = image.convert("RGB")
+    reddened = sum(1 for a, b in zip(marked.tobytes()[0::3], plain.tobytes()[0::3], strict=True) if a != b)
+    assert reddened > 3000, reddened  # the bands and their labels, on the lanes and the network panel
 
 
 def test_plot_marks_deadlines_from_the_trace_budgets() -> None:

@@ -27,7 +27,9 @@ def operator_dir(config: RackConfig, state_dir: Path) -> Path:
     """Where operator requests for this rack are written (and file confirmations expected)."""
     if config.commissioning.confirm_dir:
         return Path(config.commissioning.confirm_dir)
-    return Path(state_dir) / f".operator-{config.name}"
+    from rig.runs import state_dir as rack_state_dir
+
+    return rack_state_dir(Path(state_dir)) / f".operator-{config.name}"  # beside the unsafe marker, not in a run
 
 
 def commissioner_for(config: RackConfig, state_dir: Path,

@@ -23,7 +23,11 @@ apply to a T7. A missing native library (`libLabJackM`) surfaces on the first ca
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import re
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -52,11 +56,26 @@ def dio_number(line: str) -> int:
 
 
 def load_ljm(module_name: str) -> ModuleType:
-    """Import the module that provides the LJM API, with the fix named when it cannot be."""
+    """Import the module that provides the LJM API, with the fix named when it cannot be.
+
+    `labjack.ljm` prints `<class '...LJMError'>: Cannot load the LJM library ...` on standard output when it is
+    imported without the native library (a laptop, a lab PC before LJM is installed), before any command could
+    say anything. That one line is held back here: the driver names the missing library, with its fix, on its
+    first call. Anything else the import prints is passed on."""
+    printed = io.StringIO()
     try:
-        return importlib.import_module(module_name)
+        with contextlib.redirect_stdout(printed):
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InstrumentError("labjack", f"cannot import {module_name}: {exc} (pip install labjack-ljm)") from None
+    finally:
+        rest = [line for line in printed.getvalue().splitlines(keepends=True) if not _NO_NATIVE.match(line)]
+        if rest:
+            sys.stdout.write("".join(rest))
+    return module
+
+
+_NO_NATIVE = re.compile(r"^<class '[\w.]*LJMError'>: Cannot load the LJM library")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,17 @@ The long scenario publishes the simulated world's clock in a shared memory page 
 rack's clock advances, before the tick's sample is taken and written. The page is independent of the trace
 writer and survives the process, so after a SIGKILL the outer test knows how far rack time had got and can
 compare it with the last sample the trace kept.
+
+With RIG_SIGNAL_DURING_SAFE=SIGHUP (or another signal), the process sends itself that signal from inside the
+next `Rack.safe()` (when the first load is switched off): a second signal arriving while the rack is being made
+safe, at a moment the outer test could not hit from outside.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import signal
 import struct
 from typing import Any
 
@@ -40,6 +45,17 @@ def test_long_scenario(world_probe: dict[str, Any], rack: Rack) -> None:  # noqa
         page[:8] = struct.pack("<d", rack.clock.now())
 
     rack.clock.sleep = published_sleep
+    if os.environ.get("RIG_SIGNAL_DURING_SAFE"):
+        sig = getattr(signal, os.environ["RIG_SIGNAL_DURING_SAFE"])
+        load = rack.inst.loads[rack.units["wc1"].loads[0]]
+        switch_off = load.off
+
+        def off_and_signal() -> None:
+            load.off = switch_off  # once: the run's rack is made safe again when the run ends
+            os.kill(os.getpid(), sig)
+            switch_off()
+
+        load.off = off_and_signal
     rack.commission("wc1", ["wc2"], 60)
     rack.plug("wc1", 32)
     rack.plug("wc2", 32)
