@@ -81,14 +81,25 @@ class ReferenceFirmware:
 
     firmware_version: ClassVar[str] = "24.44.0"
 
+    # The firmware's own timings, as class attributes so that a build with other timings is a subclass that
+    # changes a number (the module constants above are their reference values).
+    BOOT_S: ClassVar[float] = BOOT_S
+    LISTEN_S: ClassVar[float] = LISTEN_S
+    LOSS_S: ClassVar[float] = LOSS_S
+    """Silence after which a follower counts its leader as gone."""
+    RAISE_HOLD_S: ClassVar[float] = RAISE_HOLD_S
+    CONTROL_S: ClassVar[float] = HEARTBEAT_S
+    """How often the leader allocates."""
+    SETTLE_S: ClassVar[float] = SETTLE_S
+
     def __init__(self, board: Board) -> None:
         self.board = board
         self.nv = board.nvram
         self.booted_at = board.now()
         self.hold_6a = False
         self.offer: float | None = None
-        self.next_heartbeat = self.booted_at + BOOT_S
-        self.next_control = self.booted_at + BOOT_S + LISTEN_S
+        self.next_heartbeat = self.booted_at + self.BOOT_S
+        self.next_control = self.booted_at + self.BOOT_S + self.LISTEN_S
         self.reboot_at: float | None = None
         self.removal_notices: dict[str, float] = {}
         # follower
@@ -123,11 +134,14 @@ class ReferenceFirmware:
     def fair_limit(self, limit: float, size: int, cap: float) -> float:
         return min(limit / size, cap)
 
+    def pwm(self, amps: float) -> float:
+        """What the pilot PWM can advertise of `amps`: rounded down to its 0.1 A steps."""
+        return int(amps * 10 + 1e-6) / 10.0
+
     def apply(self, amps: float | None) -> None:
-        """Drive the pilot and contactor: round down to the PWM's 0.1 A steps, never above capability."""
+        """Drive the pilot and contactor: round down to the PWM's steps, never above capability."""
         if amps is not None:
-            amps = min(amps, self.cap)
-            amps = int(amps * 10 + 1e-6) / 10.0
+            amps = self.pwm(min(amps, self.cap))
             if amps < MIN_OFFER:
                 amps = None
         if self.hold_6a and amps is not None:
@@ -143,7 +157,7 @@ class ReferenceFirmware:
 
     def tick(self) -> None:
         now = self.board.now()
-        if now - self.booted_at < BOOT_S:
+        if now - self.booted_at < self.BOOT_S:
             return
         if self.reboot_at is not None and now >= self.reboot_at:
             self.reboot_at = None
@@ -296,12 +310,12 @@ class ReferenceFirmware:
             return None
         fair = self.fair_limit(float(self.nv.get("limit", 0)), self.size(), self.cap)
         assert self.lost_since is not None
-        if now - self.lost_since >= RAISE_HOLD_S:
+        if now - self.lost_since >= self.RAISE_HOLD_S:
             return fair
         return None if self.offer is None else min(self.offer, fair)
 
     def _follower_tick(self, now: float) -> None:
-        if now - self.last_leader_msg >= LOSS_S:
+        if now - self.last_leader_msg >= self.LOSS_S:
             if self.lost_since is None:
                 self.lost_since = now
             self.apply(self._fallback_offer(now))
@@ -323,7 +337,7 @@ class ReferenceFirmware:
         self_peer.offer, self_peer.current = self.offer, self.board.measured_current()
         self_peer.cap = self.cap
         if now >= self.next_control:
-            self.next_control = now + HEARTBEAT_S
+            self.next_control = now + self.CONTROL_S
             allocs = self._allocate(now, self_peer)
             self.apply(allocs.get(me))
             limit, size, enabled = float(self.nv.get("limit", 0)), self.size(), bool(self.nv.get("enabled"))
@@ -345,7 +359,7 @@ class ReferenceFirmware:
                 peer.want = peer.ceiling  # it takes all of a share below what it showed it wants: no news
             else:
                 peer.want, peer.ceiling = peer.cap, None  # it takes all it is given: it may want everything
-        elif now - peer.raised_at < SETTLE_S:
+        elif now - peer.raised_at < self.SETTLE_S:
             pass  # keep the estimate until the vehicle has had time to take up its raise
         elif peer.current < peer.alloc - SPARE_MARGIN:
             peer.want = peer.ceiling = max(MIN_OFFER, peer.current + SPARE_MARGIN)
@@ -402,7 +416,7 @@ class ReferenceFirmware:
             if step < MIN_OFFER or (p.alloc is not None and step <= p.alloc):
                 continue
             p.alloc = step
-            if now - p.raised_at >= SETTLE_S:  # a raise within the settle window does not restart it
+            if now - p.raised_at >= self.SETTLE_S:  # a raise within the settle window does not restart it
                 p.raised_at = now
             headroom -= max(0.0, step - before)
 
