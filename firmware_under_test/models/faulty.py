@@ -316,9 +316,9 @@ class WastesHeadroom(ReferenceFirmware):
 
 
 class UnderOffers(ReferenceFirmware):
-    """Every pilot is advertised 0.5 A under what was allocated (a duty-cycle offset), so a vehicle that asks for
-    16 A is offered 15.5 A and a returned unit 47.5 A: more than a real PWM's resolution (pwm_step_a 0.3 A).
-    Caught by: sharing (sharing.demand-unmet)."""
+    """Every pilot is advertised 0.5 A under what was meant (a duty-cycle offset): a unit back from its removal
+    offers 47.5 A for its configured 48 A, more than a real PWM's resolution (pwm_step_a 0.3 A) under it, where
+    an 8-bit PWM's 47.81 A is within. Caught by: removal hold (removal.return)."""
 
     firmware_version: ClassVar[str] = "24.44.0+fault.under-offers"
 
