@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trace_builder import B, TOL, TraceBuilder
+from trace_builder import TOL, B, TraceBuilder
 
 from rig.checks import cut_offs, fair_fallback
 

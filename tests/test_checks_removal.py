@@ -3,7 +3,7 @@ window."""
 
 from __future__ import annotations
 
-from trace_builder import B, TOL, TraceBuilder
+from trace_builder import TOL, B, TraceBuilder
 
 from rig.checks import removal_hold
 
