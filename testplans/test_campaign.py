@@ -147,6 +147,7 @@ def judge(rig_settings: RigSettings, scenario: Scenario, trace: Path, listing: l
     """Run one scenario and fail with the evidence of every exercised check that failed."""
     with open_rack(rig_settings.rack, rig_settings.manifest, trace, rig_settings.model,
                    rig_settings.vehicle_delay) as rack:
+        rack.writer.note_header(test=f"testplans/test_campaign.py::{trace.stem}", scenario=scenario.to_json())
         run_scenario(rack, scenario)
         exercised, skipped = judge_trace(rack)
     if not exercised:
