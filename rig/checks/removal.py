@@ -7,8 +7,8 @@ output to 6 amps. Cycle circuit breaker to reset Wall Connector to original conf
 The hold has no end but the breaker cycle, so it is judged from `removal_s` after the removal until the unit
 loses power (or the trace ends): a hold that ends on a timer is caught however long the timer, as long as the
 plan holds longer. The return is judged over a window, not a single sample: from `reboot_s` after power came
-back until the next action on that unit (or the trace's end), every sample with a vehicle connected must offer
-the unit's configured maximum, within the PWM's resolution.
+back until the next action on that unit (or the trace's end), every sample with a vehicle asking for current
+must offer the unit's configured maximum, within the PWM's resolution.
 """
 
 from __future__ import annotations
@@ -73,10 +73,10 @@ def removal_hold(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict:
         cap = tl.network(restore).caps[u]
         window_end = min(tl.next_unit_event(u, restore), trace.end + 1.0)
         window = [s for s in samples_from(trace, restore + b.reboot_s, window_end)
-                  if tl.demand_at(u, s.t) is not None]
+                  if (tl.demand_at(u, s.t) or 0.0) > 0.0]
         if not window:
             notes.append(f"{u}: return after the breaker cycle at t={restore:.1f} s not exercised (no sample with a "
-                         f"vehicle connected from {b.reboot_s:g} s after it)")
+                         f"vehicle asking for current from {b.reboot_s:g} s after it)")
             continue
         short = [s for s in window if (s.pilot.get(u) or 0.0) < cap - b.pwm_step_a]
         if short:
