@@ -116,3 +116,17 @@ def test_a_lowered_limit_is_in_force_after_its_own_budget_not_the_sharing_budget
 def test_unknown_events_do_not_change_the_network() -> None:
     tb = base().event(30.0, "note", text="anything").event(31.0, "judged_by_someone", unit="wc1")
     assert network_limit(tb.build(), B, TOL).passed
+
+
+def test_a_cut_off_unit_within_its_fallback_budget_counts_at_its_fair_limit() -> None:
+    """Two cut-offs that overlap: one unit has fallen back and raised to its fair limit, the other still holds the
+    larger share it had been given, as its own fallback budget allows: the network is not blamed for that."""
+    tb = TraceBuilder().commission(0.0, 60.0)
+    tb.hold(0.0, 100.0, {"wc1": 10.0, "wc2": 18.0, "wc3": 32.0}, {"wc1": 10.0, "wc2": 18.0, "wc3": 32.0})
+    tb.event(20.0, "cut_wifi", "wc2").event(25.0, "cut_wifi", "wc3")  # wc3 cut before the leader could lower it
+    tb.hold(31.0, 40.0, {"wc1": 10.0, "wc2": 20.0, "wc3": 32.0}, {"wc1": 10.0, "wc2": 20.0, "wc3": 32.0})
+    tb.event(40.0, "restore_wifi", "wc2").event(40.0, "restore_wifi", "wc3")
+    assert network_limit(tb.build(), B, TOL).passed
+    # what the others take beyond what the cut-off units' fair limits leave is the network's
+    tb.hold(31.0, 40.0, {"wc1": 24.0, "wc2": 20.0, "wc3": 32.0}, {"wc1": 24.0, "wc2": 20.0, "wc3": 32.0})
+    assert "network-limit.offered" in network_limit(tb.build(), B, TOL).rules

@@ -38,7 +38,12 @@ def test_the_utilisation_allowance_scales_with_the_limit_and_the_charging_vehicl
     tb = network(40.0, {"wc1": 48.0, "wc2": 48.0})
     tb.hold(0.0, SETTLED + 10, {"wc1": 20.0, "wc2": 20.0}, {"wc1": edge / 2, "wc2": edge / 2})
     assert sharing(tb.build(), B, TOL).passed
-    tb.hold(SETTLED, SETTLED + 10, {"wc1": 20.0, "wc2": 20.0}, {"wc1": edge / 2 - 0.1, "wc2": edge / 2 - 0.1})
+    # short of it for as long as a vehicle takes to follow a lowered pilot: a reallocation in progress
+    tb.hold(SETTLED, SETTLED + B.vehicle_response_s, {"wc1": 20.0, "wc2": 20.0},
+            {"wc1": edge / 2 - 0.1, "wc2": edge / 2 - 0.1})
+    assert sharing(tb.build(), B, TOL).passed
+    tb.hold(SETTLED, SETTLED + B.vehicle_response_s + 0.5, {"wc1": 20.0, "wc2": 20.0},
+            {"wc1": edge / 2 - 0.1, "wc2": edge / 2 - 0.1})
     assert sharing(tb.build(), B, TOL).rules == ["sharing.unused"]
 
 

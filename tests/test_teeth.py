@@ -83,19 +83,21 @@ POLICY_PLANS = ["testplans/test_sharing_by_demand.py", "testplans/test_network_l
                 "testplans/test_not_enabled.py", "testplans/test_campaign.py"]
 """Where a sharing policy matters: who gets how much when the vehicles want more than the limit."""
 
-TIMING_PLANS = ["testplans/test_fallback_fair_limit.py", "testplans/test_leader_loss.py",
-                "testplans/test_follower_loss.py", "testplans/test_removal_6a.py", "testplans/test_network_bounds.py",
-                "testplans/test_not_enabled.py", "testplans/test_wifi_flapping.py", "testplans/test_pairing.py",
-                "testplans/test_campaign.py"]
-"""Where a build's timing matters: cut-offs, removals, reductions, reboots."""
+CUT_OFF_PLANS = ["testplans/test_fallback_fair_limit.py", "testplans/test_leader_loss.py",
+                 "testplans/test_follower_loss.py", "testplans/test_wifi_flapping.py", "testplans/test_pairing.py"]
+"""Where how fast a unit notices a lost leader matters."""
+
+ROUNDING_PLANS = ["testplans/test_fallback_fair_limit.py", "testplans/test_removal_6a.py",
+                  "testplans/test_sharing_by_demand.py", "testplans/test_mixed_breakers.py"]
+"""Where a coarse PWM meets a bound: fractional fair limits, the return to 48 A, demands met, small setting."""
 
 EVERY_PLAN = ["testplans"]
 
 CORRECT: dict[str, tuple[list[str], str | None]] = {
     "correct:SlowButInBudget": (EVERY_PLAN, None),
     "correct:EightBitPwm": (EVERY_PLAN, PLAN_PRECONDITION_ROUNDING),
-    "correct:EagerFallback": (TIMING_PLANS, None),
-    "correct:WholeAmpsDown": (TIMING_PLANS + ["testplans/test_sharing_by_demand.py"], PLAN_PRECONDITION_ROUNDING),
+    "correct:EagerFallback": (CUT_OFF_PLANS, None),
+    "correct:WholeAmpsDown": (ROUNDING_PLANS, PLAN_PRECONDITION_ROUNDING),
     "alternatives:ProportionalSharing": (POLICY_PLANS, None),
     "alternatives:FirstComeFirstServed": (POLICY_PLANS, None),
     "alternatives:StrictQueue": (POLICY_PLANS, None),

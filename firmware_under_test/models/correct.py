@@ -8,7 +8,7 @@ build may differ from the reference in the same ways.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from firmware_under_test.models.reference import ReferenceFirmware
 from firmware_under_test.models.timing import DelayedReductions
@@ -52,14 +52,6 @@ class SlowButInBudget(DelayedReductions):
     DISABLE_DELAY_S: ClassVar[float] = 7.0
     REMOVAL_DELAY_S: ClassVar[float] = 7.0
     STANDALONE_DELAY_S: ClassVar[float] = 25.0
-
-    def on_message(self, sender: str, message: dict[str, Any]) -> None:
-        # a follower paired while its leader reboots counts the silence from the pairing, not from its own boot:
-        # it must not raise towards its fair limit before the others, who heard the leader until it rebooted,
-        # have fallen back and their vehicles come down
-        if message.get("type") == "pair":
-            self.last_leader_msg = self.board.now()
-        super().on_message(sender, message)
 
 
 class EagerFallback(ReferenceFirmware):

@@ -183,6 +183,9 @@ class ReferenceFirmware:
         if kind == "pair":
             self.nv.update(role="follower", leader=sender, size=message["size"], limit=message["limit"],
                            enabled=message["enabled"])
+            # the leader reboots after pairing: count its silence from now, not from this unit's own boot, so a
+            # new follower does not raise towards its fair limit before the others have fallen back
+            self.last_leader_msg = now
             self.board.send(sender, {"type": "paired"})
         elif kind == "removed" and self.role == "follower" and sender == self.nv.get("leader"):
             self._on_removed()

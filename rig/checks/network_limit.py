@@ -9,6 +9,10 @@ lowered pilot, and a breaker forgives one such excursion, not a series. So every
 each is judged by its length (`overshoot_s`), its height (`overshoot_peak_pct`), and, over any rolling window of
 `overshoot_window_s`, by how many there are (`overshoot_count`) and how much overshoot they add up to
 (`overshoot_area_s` amp-seconds per amp of limit).
+
+A unit cut off from its leader may keep what it had been given until its fallback deadline, and its vehicle
+follow a vehicle's response later (the fair fallback check's budgets): within that span it counts at most at
+its fallback ceiling here, so cut-offs that overlap are not blamed twice for what each is allowed on its own.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from rig.budgets import Budgets
+from rig.checks.fallback import CutOff, cut_offs
 from rig.checks.timeline import EPS, Timeline, measured, samples_from
 from rig.checks.verdict import Verdict, Violation, verdict
 from rig.trace import Trace
@@ -57,14 +62,21 @@ def network_limit(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict
     excursions: list[Excursion] = []
     open_exc: Excursion | None = None
     samples = samples_from(trace, start)
+    # a cut-off unit may hold what it had been given until its fallback deadline, and its vehicle follow a
+    # vehicle's response later: within that budget it counts at most at its fallback ceiling here (what it holds
+    # beyond is the fallback's budget, judged by the fair fallback check), so two cut-offs that overlap are not
+    # blamed on the network for what each is allowed on its own
+    grace = [(c.unit, c.start, c.start + b.fallback_s + b.vehicle_response_s, _ceiling(tl, c))
+             for c in cut_offs(trace, tl) if c.kind != "boot"]
     for i, s in enumerate(samples):
         net = tl.network(s.t)
         members = net.members
+        capped = {u: ceiling for u, a, z, ceiling in grace if a < s.t + EPS and s.t < z - EPS}
         judged += 1
         # what is advertised: a lowered limit is in force limit_lowered_s after the command
         pilot_limit = tl.highest_limit(s.t - b.limit_lowered_s, s.t)
         pilots = {u: s.pilot.get(u) for u in members}
-        offered = sum(p for p in pilots.values() if p is not None)
+        offered = sum(min(p, capped.get(u, p)) for u, p in pilots.items() if p is not None)
         if offered > pilot_limit + b.pilot_tolerance_a * len(members):
             late = any(t + b.limit_lowered_s <= s.t + EPS < t + b.limit_lowered_s + b.reallocation_s
                        and new < old for t, old, new in tl.lowered)
@@ -83,7 +95,7 @@ def network_limit(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict
             continue
         measured_samples += 1
         limit = tl.highest_limit(s.t - b.limit_lowered_s - b.vehicle_response_s, s.t)
-        total = sum(v for v in currents.values() if v is not None)
+        total = sum(min(v, capped.get(u, v)) for u, v in currents.items() if v is not None)
         over = total - (limit + tolerance_a)
         nxt = samples[i + 1].t if i + 1 < len(samples) else s.t + float(trace.header.get("period_s", 0.5))
         if over > EPS:
@@ -112,6 +124,15 @@ def network_limit(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict
         return verdict(CHECK, [], 0, "samples", used, "no sample after commissioning had every member's current "
                        "measured")
     return verdict(CHECK, violations, judged, "samples", used, "no sample after commissioning", notes)
+
+
+def _ceiling(tl: Timeline, cut: CutOff) -> float:
+    """The most a cut-off unit may hold once fallen back: its fair limit, or for the isolated leader what its
+    followers' fair limits leave of the limit."""
+    net = tl.network(cut.start)
+    if cut.kind == "leader":
+        return min(net.caps[cut.unit], net.limit - sum(net.fair(f) for f in net.followers))
+    return net.fair(cut.unit)
 
 
 def _judge_excursions(excursions: list[Excursion], b: Budgets, tolerance_a: float) -> list[Violation]:

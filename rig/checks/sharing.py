@@ -9,7 +9,8 @@ healthy, enabled network with at least one vehicle that wants current:
 - when the vehicles want less than the limit (less the utilisation allowance), each is offered what it wants,
   within the PWM's resolution (`sharing.demand-unmet`);
 - when they want more, the network draws the limit, less an allowance that scales with the limit and with the
-  number of charging vehicles (`sharing.unused`);
+  number of charging vehicles (`sharing.unused`), for longer than a vehicle takes to follow a lowered pilot (a
+  leader that lowers one vehicle to raise another leaves that much unused until the first has come down);
 - a vehicle that draws nothing gives its share back, whatever its pilot state: it keeps at most the lowest
   offer a pilot can make (6 A) while another vehicle is offered less than it wants (`sharing.idle-share`);
 - with the policy option `policy_every_waiting_vehicle_6a`, every vehicle that wants current is offered 6 A.
@@ -36,7 +37,8 @@ def utilisation_allowance(budgets: Budgets, limit: float, charging: int) -> floa
 def sharing(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict:
     """Current follows what each vehicle wants once the network has settled; see the module for the rules."""
     b = budgets
-    used = {"reallocation_s": b.reallocation_s, "reboot_s": b.reboot_s, "utilisation_pct": b.utilisation_pct,
+    used = {"reallocation_s": b.reallocation_s, "reboot_s": b.reboot_s, "vehicle_response_s": b.vehicle_response_s,
+            "utilisation_pct": b.utilisation_pct,
             "utilisation_per_vehicle_a": b.utilisation_per_vehicle_a, "pwm_step_a": b.pwm_step_a,
             "pilot_tolerance_a": b.pilot_tolerance_a, "measurement_tolerance_a": tolerance_a,
             "policy_every_waiting_vehicle_6a": b.policy_every_waiting_vehicle_6a}
@@ -47,13 +49,13 @@ def sharing(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict:
     violations: list[Violation] = []
     judged = 0
     last_bad: dict[str, float] = {}
+    unused_since: float | None = None
     for s in samples_from(trace, start):
-        if s.t - tl.last_change(s.t) < b.reallocation_s:
-            continue
-        if s.t - tl.last_reboot(s.t) < b.reboot_s + b.reallocation_s:
-            continue
+        settled = (s.t - tl.last_change(s.t) >= b.reallocation_s
+                   and s.t - tl.last_reboot(s.t) >= b.reboot_s + b.reallocation_s)
         net = tl.network(s.t)
-        if not net.enabled or not tl.healthy(s.t):
+        if not settled or not net.enabled or not tl.healthy(s.t):
+            unused_since = None
             continue
         wants = {u: min(d, net.caps[u]) for u in net.members if (d := tl.demand_at(u, s.t))}
         if not wants:
@@ -82,10 +84,16 @@ def sharing(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict:
             currents = [measured(s, u) for u in net.members]
             if all(c is not None for c in currents):
                 drawn = sum(c for c in currents if c is not None)
-                if drawn < available - allowance - tolerance_a:
+                if drawn >= available - allowance - tolerance_a:
+                    unused_since = None
+                elif unused_since is None:
+                    unused_since = s.t
+                elif s.t - unused_since >= b.vehicle_response_s - 1e-9:
                     found.append(Violation(s.t, tuple(wants), {"drawn": drawn, "limit": net.limit,
-                                                               "allowance": allowance, "wanted_total": total_want},
-                                           "demand is over the limit, yet the network leaves current unused",
+                                                               "allowance": allowance, "wanted_total": total_want,
+                                                               "unused_for_s": s.t - unused_since},
+                                           f"demand is over the limit, yet the network leaves current unused "
+                                           f"since t={unused_since:.1f} s",
                                            f"utilisation_pct={b.utilisation_pct:g}, "
                                            f"utilisation_per_vehicle_a={b.utilisation_per_vehicle_a:g}",
                                            "sharing.unused"))
