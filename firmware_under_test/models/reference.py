@@ -65,6 +65,9 @@ class Peer:
     current: float = 0.0
     alloc: float | None = None
     reserve: float = 0.0
+    back_at: float | None = None
+    """When a silent member was heard again: its reserve still counts as committed for a while (its vehicle may
+    still draw its fallback current, and its first status may be older than its return)."""
     raised_at: float = -1e9
     want: float = MIN_OFFER
     ceiling: float | None = None
@@ -345,8 +348,13 @@ class ReferenceFirmware:
             self.apply(allocs.get(me))
             limit, size, enabled = float(self.nv.get("limit", 0)), self.size(), bool(self.nv.get("enabled"))
             for peer in self.peers.values():
-                peer.sent = [(t, a) for t, a in peer.sent if now - t < REMEMBER_S] + [(now, peer.alloc or 0.0)]
-                self.board.send(peer.name, {"type": "alloc", "amps": peer.alloc, "limit": limit, "size": size,
+                amps = peer.alloc
+                if not peer.online(now) and amps is not None:
+                    # a silent follower's allocation is stale: the share kept for it is its fair limit, so a
+                    # follower that comes back hears no more than that until the leader has heard it again
+                    amps = min(amps, self.fair_limit(limit, size, peer.cap))
+                peer.sent = [(t, a) for t, a in peer.sent if now - t < REMEMBER_S] + [(now, amps or 0.0)]
+                self.board.send(peer.name, {"type": "alloc", "amps": amps, "limit": limit, "size": size,
                                             "enabled": enabled})
         elif self.offer is not None:
             self.apply(self.offer)  # follow the vehicle leaving or pausing at once
@@ -386,10 +394,14 @@ class ReferenceFirmware:
         online = [p for p in members if p.online(now)]
         for p in members:
             if not p.online(now):
+                p.back_at = None
                 p.reserve = self._reserve(p, limit, size)
         available = limit - sum(p.reserve for p in members if not p.online(now))
         for p in online:
-            p.reserve = 0.0
+            if p.reserve and p.back_at is None:
+                p.back_at = now
+            if p.back_at is not None and now - p.back_at >= REMEMBER_S:
+                p.reserve, p.back_at = 0.0, None
         active = [p for p in online if p.state in ("B", "C")]
         targets = self._share(available, active, now)
         for p in online:
@@ -407,7 +419,8 @@ class ReferenceFirmware:
     def _committed(self, p: Peer) -> float:
         """The most this member may be offering or drawing right now, as far as the leader can know."""
         unconfirmed = max((a for t, a in p.sent if t > p.last_seen - CONFIRM_S), default=0.0)
-        return max(p.alloc or 0.0, unconfirmed, p.offer or 0.0, p.current)
+        returning = p.reserve if p.back_at is not None else 0.0
+        return max(p.alloc or 0.0, unconfirmed, p.offer or 0.0, p.current, returning)
 
     def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float, now: float) -> None:
         for p in active:
@@ -415,7 +428,7 @@ class ReferenceFirmware:
             if t is None or (p.alloc is not None and t <= p.alloc):
                 continue
             before = self._committed(p)
-            step = min(t, before + max(headroom, 0.0))
+            step = min(t, before + headroom)  # over-committed (headroom < 0): never undo a lowering in progress
             if step < MIN_OFFER or (p.alloc is not None and step <= p.alloc):
                 continue
             p.alloc = step
