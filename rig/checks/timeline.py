@@ -50,6 +50,17 @@ class Network:
         return gpm.fair_limit(self.limit, self.size, self.caps[unit])
 
 
+def _outputs(data: dict[str, Any], units: dict[str, Any]) -> dict[str, float]:
+    """Each member's maximum output set while commissioning (`outputs`: by unit, or in member order), if any."""
+    outputs = data.get("outputs")
+    if isinstance(outputs, dict):
+        return {u: float(a) for u, a in outputs.items() if u in units and a is not None}
+    if isinstance(outputs, list):
+        members = [data["leader"], *data["followers"]]
+        return {u: float(a) for u, a in zip(members, outputs, strict=False) if u in units and a is not None}
+    return {}
+
+
 class Timeline:
     """Every fact the events establish, looked up by time in O(log n)."""
 
@@ -83,7 +94,8 @@ class Timeline:
                 self.unit_events[e.unit].append(e.t)
             if e.action == "commission":
                 new = replace(n, leader=e.data["leader"], followers=tuple(e.data["followers"]),
-                              limit=float(e.data["limit"]), enabled=bool(e.data["enabled"]))
+                              limit=float(e.data["limit"]), enabled=bool(e.data["enabled"]),
+                              caps={**n.caps, **_outputs(e.data, units)})
             elif e.action == "set_limit":
                 limit = float(e.data["limit"])
                 if limit < n.limit:
