@@ -104,7 +104,7 @@ def test_a_trace_notes_its_checks_and_is_judged_again_with_other_budgets() -> No
 
 def test_a_commission_event_may_carry_each_members_output_and_unknown_keys() -> None:
     tb = TraceBuilder().event(0.0, "commission", leader="wc1", followers=["wc2", "wc3"], limit=100.0, enabled=True,
-                              reused=True, outputs={"wc3": 16.0}).hold(0.0, 10.0, {"wc3": 16.0})
+                              reused=True, outputs={"wc3": 16.0}).hold(0.0, 30.0, {"wc3": 16.0})
     assert capability(tb.build(), B).passed
-    tb.hold(5.0, 6.0, {"wc3": 20.0})
+    tb.hold(15.0, 16.0, {"wc3": 20.0})
     assert capability(tb.build(), B).rules == ["capability.over"]
