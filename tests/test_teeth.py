@@ -210,3 +210,13 @@ def test_a_faulty_firmware_is_caught_by_the_rule_meant_for_it(tmp_path: Path, na
     wrong = {k: sorted(failed_checks(v)) or v.splitlines()[:2] for k, v in run.failed.items()
              if not failed_checks(v) or failed_checks(v) - allowed}
     assert not wrong, f"{name} failed for another reason than {sorted(allowed)}: {wrong}"
+
+
+def test_a_policy_option_holds_a_build_to_the_policy(tmp_path: Path) -> None:
+    """NoSixAmpFloor leaves a waiting vehicle without any offer: by outcome it is caught only where that wastes
+    current; a manifest that holds builds to the 6 A floor (a policy option) catches it by that rule."""
+    manifest = ROOT / "firmware_under_test" / "manifests" / "reference-6a-floor-policy.toml"
+    run = run_plans(tmp_path, "faulty:NoSixAmpFloor", "testplans/test_sharing_by_demand.py",
+                    "-k", "6u-finish-and-return", f"--manifest={manifest}")
+    rules = set().union(*(fired_rules(v) for v in run.failed.values()))
+    assert "sharing.under-6a" in rules, run.failed
