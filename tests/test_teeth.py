@@ -5,13 +5,15 @@ are slow or eager within every budget, coarse PWMs, other sharing policies) pass
 Each run is a real `pytest testplans/...` in a subprocess against the simulated rack, with the model named on the
 command line exactly as an engineer would try it; the JUnit XML says which tests failed, which checks failed and
 which rules fired (every violation names its rule id). To stay cheap, a faulty model runs only the scenarios meant
-to catch it, a sharing policy only the plans where policy matters, and the soak is shortened (`--soak-hours`);
-the runs are independent, so `pytest -n 2` (pytest-xdist) spreads them over the cores. `reference_night` runs
+to catch it (all of them one after the other in one process, tests/teeth_batch.py, which imports the rig once), a
+sharing policy only the plans where policy matters, and the soak is shortened (`--soak-hours`); the runs are
+independent, so `pytest -n 2` (pytest-xdist) spreads them over the cores. `reference_night` runs
 the reference's whole night once per session, for any test that needs one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = "firmware_under_test.models"
 SOAK_HOURS = "1"
 """The soak's rack time in the rig's own tests: an hour of random traffic and faults (eight in the nightly)."""
+ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
 PLAN_PRECONDITION_ROUNDING = "not 4u-follower-wifi-busy"
 """test_fallback_fair_limit's 4u-follower-wifi-busy gives every unit exactly its fair limit, and its precondition
@@ -45,16 +48,16 @@ class Run:
         return {k: v for k, v in self.results.items() if v is not None}
 
 
-def run_plans(tmp: Path, model: str | None, *args: str) -> Run:
-    """Run plans in a subprocess and read its JUnit XML; a broken (rig-fault) test fails this test at once."""
-    junit = tmp / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:allure_pytest", "-p", "no:randomly", "-p", "no:xdist",
-           "--no-live", f"--junitxml={junit}", f"--trace-dir={tmp / 'traces'}", f"--soak-hours={SOAK_HOURS}", *args]
-    if model:
-        cmd.append(f"--firmware-model={MODELS}.{model}")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
-    assert junit.exists(), f"pytest did not run: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+def plan_args(tmp: Path, model: str | None, *args: str) -> list[str]:
+    """The pytest arguments of one run of plans against a model, with its trace directory under `tmp`."""
+    out = ["-q", "-p", "no:allure_pytest", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider",
+           "--no-live", f"--trace-dir={tmp / 'traces'}", f"--soak-hours={SOAK_HOURS}", *args]
+    return out + ([f"--firmware-model={MODELS}.{model}"] if model else [])
+
+
+def read_junit(junit: Path, output: str = "") -> Run:
+    """Every test id of a run with its failure text; a broken (rig-fault) test fails the caller at once."""
+    assert junit.exists(), f"pytest did not run: {output[-3000:]}"
     results: dict[str, str | None] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}.py::{case.get('name')}"
@@ -64,8 +67,27 @@ def run_plans(tmp: Path, model: str | None, *args: str) -> Run:
             continue
         failure = case.find("failure")
         results[name] = None if failure is None else (failure.get("message") or "") + (failure.text or "")
-    assert results, f"no test ran: {proc.stdout[-2000:]}"
-    return Run(results, proc.stdout)
+    assert results, f"no test ran: {output[-2000:]}"
+    return Run(results, output)
+
+
+def run_plans(tmp: Path, model: str | None, *args: str) -> Run:
+    """Run plans in a subprocess and read its JUnit XML."""
+    junit = tmp / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", *plan_args(tmp, model, *args), f"--junitxml={junit}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=ENV)
+    return read_junit(junit, proc.stdout + proc.stderr)
+
+
+def run_batch(tmp: Path, runs: dict[str, tuple[str | None, list[str]]]) -> dict[str, Run]:
+    """Several runs in one subprocess, one pytest session after the other (tests/teeth_batch.py): the rig is
+    imported once instead of once per run."""
+    spec = [{"junit": str(tmp / name / "junit.xml"), "args": plan_args(tmp / name, model, *args)}
+            for name, (model, args) in runs.items()]
+    (tmp / "batch.json").write_text(json.dumps(spec), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "teeth_batch.py"), str(tmp / "batch.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=ENV)
+    return {name: read_junit(tmp / name / "junit.xml", proc.stdout + proc.stderr) for name in runs}
 
 
 def failed_checks(text: str) -> set[str]:
@@ -198,11 +220,19 @@ CAUGHT_BY: dict[str, Caught] = {
 }
 
 
+@pytest.fixture(scope="session")
+def faulty_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """Every faulty model's run against the scenarios meant to catch it, all in one subprocess (run once per test
+    process: with pytest-xdist each worker that reaches a faulty model runs the batch once, about 20 s)."""
+    tmp = tmp_path_factory.mktemp("faulty")
+    return run_batch(tmp, {name: (f"faulty:{name}", [f"testplans/{c.plan}", *c.args] + (["-k", c.k] if c.k else []))
+                           for name, c in CAUGHT_BY.items()})
+
+
 @pytest.mark.parametrize("name", CAUGHT_BY)
-def test_a_faulty_firmware_is_caught_by_the_rule_meant_for_it(tmp_path: Path, name: str) -> None:
+def test_a_faulty_firmware_is_caught_by_the_rule_meant_for_it(faulty_runs: dict[str, Run], name: str) -> None:
     c = CAUGHT_BY[name]
-    args = [f"testplans/{c.plan}", *c.args] + (["-k", c.k] if c.k else [])
-    run = run_plans(tmp_path, f"faulty:{name}", *args)
+    run = faulty_runs[name]
     caught = [k for k, v in run.failed.items() if c.check in failed_checks(v) and c.rule in fired_rules(v)]
     assert caught, (f"{name} was not caught by {c.rule} in {c.plan} -k {c.k!r}; failures: "
                     f"{ {k: sorted(fired_rules(v)) or v.splitlines()[:2] for k, v in run.failed.items()} }")
