@@ -222,13 +222,15 @@ CAUGHT_BY: dict[str, Caught] = {
 
 @pytest.fixture(scope="session")
 def faulty_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Every faulty model's run against the scenarios meant to catch it, all in one subprocess (run once per test
-    process: with pytest-xdist each worker that reaches a faulty model runs the batch once, about 20 s)."""
+    """Every faulty model's run against the scenarios meant to catch it, all in one subprocess, once per test
+    process (about 20 s): with pytest-xdist, `--dist loadgroup` keeps the faulty models on one worker (group
+    "faulty"); with plain `-n 2` each worker that reaches one runs the batch."""
     tmp = tmp_path_factory.mktemp("faulty")
     return run_batch(tmp, {name: (f"faulty:{name}", [f"testplans/{c.plan}", *c.args] + (["-k", c.k] if c.k else []))
                            for name, c in CAUGHT_BY.items()})
 
 
+@pytest.mark.xdist_group("faulty")  # with `-n 2 --dist loadgroup` one worker runs the batch, once
 @pytest.mark.parametrize("name", CAUGHT_BY)
 def test_a_faulty_firmware_is_caught_by_the_rule_meant_for_it(faulty_runs: dict[str, Run], name: str) -> None:
     c = CAUGHT_BY[name]
