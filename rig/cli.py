@@ -14,6 +14,7 @@ from rig.config import RackFileError, load_rack
 from rig.doctor import setup_doctor
 from rig.gate import add_gate_parser
 from rig.instruments.errors import InstrumentError
+from rig.judge import setup_judge
 from rig.lab.run import setup_run
 from rig.night_plan import setup_plan
 from rig.unit_report import setup_unit
@@ -40,7 +41,7 @@ def _check_rack_parser(sub: argparse._SubParsersAction) -> None:
 
 
 SUBCOMMANDS: list[SubcommandSetup] = [_check_rack_parser, setup_doctor, setup_unit, add_gate_parser, setup_run,
-                                      setup_plan]
+                                      setup_plan, setup_judge]
 
 
 def build_parser() -> argparse.ArgumentParser:

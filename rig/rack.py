@@ -230,6 +230,7 @@ class Rack:
             "budgets": self.budgets.model_dump(),
             "vehicle_delay_s": self.vehicle_delay_s,
             "commissioning": self.commissioner.method,
+            "pilot_accuracy_a": {u: self.io.port_of[u].accuracy_a(u) for u in self.units},
             "units": {u.name: {"capability_a": u.capability_a, "nameplate_a": u.nameplate_a,
                                "breaker_a": u.breaker_a} for u in self.config.units},
         }

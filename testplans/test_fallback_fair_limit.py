@@ -37,7 +37,7 @@ SCENARIOS = {
     "3u-follower-wifi": Scenario(3, 60, (0, 48, 0), "follower-wifi:1"),
     "3u-leader-wifi": Scenario(3, 90, (0, 48, 48), "leader-wifi"),
     "3u-leader-breaker": Scenario(3, 60, (48, 48, 0), "leader-breaker"),
-    "4u-follower-wifi-busy": Scenario(4, 80, (48, 48, 48, 48), "follower-wifi:3"),
+    "4u-follower-wifi-busy": Scenario(4, 80, (48, 16, 16, 48), "follower-wifi:3"),
     "4u-follower-wifi-alone": Scenario(4, 90, (0, 0, 48, 16), "follower-wifi:2"),
     "4u-leader-breaker": Scenario(4, 150, (48, 0, 48, 0), "leader-breaker"),
     "5u-follower-wifi": Scenario(5, 90, (16, 48, 0, 0, 48), "follower-wifi:4"),

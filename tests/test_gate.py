@@ -43,7 +43,7 @@ def test_reference_firmware_passes(tmp_path: Path) -> None:
     assert g["version_check"]["ok"] and set(g["firmware_versions"].values()) == {"24.44.0"}
     assert g["counts"] == {"passed": len(g["tests"])} and len(g["tests"]) >= 5
     assert g["checks"]["removal hold"]["failed"] == 0 and g["checks"]["removal hold"]["passed"] == len(g["tests"])
-    assert g["budgets"]["removal_s"] == 5.0 and g["rig_faults"] == []
+    assert g["budgets"]["removal_s"] == 10.0 and g["rig_faults"] == []
     assert "rig gate: PASS (exit 0)" in out
     run = Path(g["reports"]["run"])
     assert run.parent == tmp_path / "out" / "runs" and (tmp_path / "out" / "latest").resolve() == run

@@ -1,53 +1,64 @@
-"""The checks have teeth: each faulty firmware model is caught by the check meant for it, in the plan meant for
-it, and for no reason beyond the checks its one bug also breaks; the reference and the alternative policies pass
-every plan.
+"""The checks have teeth: each faulty firmware model is caught by the rule meant for it, in the plan meant for
+it, and for no reason beyond the checks its one bug also breaks; the correct models (the reference, builds that
+are slow or eager within every budget, coarse PWMs, other sharing policies) pass the plans where they differ.
 
 Each run is a real `pytest testplans/...` in a subprocess against the simulated rack, with the model named on the
-command line exactly as an engineer would try it; the JUnit XML says which tests failed and why.
+command line exactly as an engineer would try it; the JUnit XML says which tests failed, which checks failed and
+which rules fired (every violation names its rule id). To stay cheap, a faulty model runs only the scenarios meant
+to catch it (all of them one after the other in one process, tests/teeth_batch.py, which imports the rig once), a
+sharing policy only the plans where policy matters, and the soak is shortened (`--soak-hours`); the runs are
+independent, so `pytest -n 2` (pytest-xdist) spreads them over the cores. `reference_night` runs
+the reference's whole night once per session, for any test that needs one.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAULTY = "firmware_under_test.models.faulty"
-ALTERNATIVES = "firmware_under_test.models.alternatives"
+MODELS = "firmware_under_test.models"
+SOAK_HOURS = "1"
+"""The soak's rack time in the rig's own tests: an hour of random traffic and faults (eight in the nightly)."""
+ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
-# model: (plan that must catch it, check that must fail, other checks its bug may also break)
-CAUGHT_BY: dict[str, tuple[str, str, set[str]]] = {
-    "KeepsAllocationOnLeaderLoss": ("test_fallback_fair_limit.py", "fair fallback", set()),
-    "PilotRoundedUp": ("test_fallback_fair_limit.py", "fair fallback", set()),
-    "RaisesBeforeLowering": ("test_network_limit.py", "network limit", set()),
-    "RemovalKeepsFullCurrent": ("test_removal_6a.py", "removal hold", set()),
-    "RemovalSurvivesBreakerCycle": ("test_removal_6a.py", "removal hold", set()),
-    "AcceptsAnyLimit": ("test_network_bounds.py", "limit bounds", set()),
-    "ReportsOldFirmware": ("test_firmware_requirements.py", "firmware requirement", set()),
-    "ChargesWhileDisabled": ("test_not_enabled.py", "network not enabled", {"network limit"}),
-    "NoSixAmpFloor": ("test_sharing_by_demand.py", "sharing", set()),
-    "NeverGivesBackShare": ("test_sharing_by_demand.py", "sharing", set()),
-    "FairLimitIgnoresCapability": ("test_mixed_breakers.py", "fair fallback", {"capability"}),
-    "HandsLostShareToOthers": ("test_follower_loss.py", "reserve kept", {"network limit", "fair fallback", "sharing"}),
-    "IgnoresOwnSetting": ("test_mixed_breakers.py", "capability", {"fair fallback", "sharing", "network limit"}),
-}
+PLAN_PRECONDITION_ROUNDING = "not 4u-follower-wifi-busy"
+"""test_fallback_fair_limit's 4u-follower-wifi-busy gives every unit exactly its fair limit, and its precondition
+(`given > fair`) holds for the reference only by floating-point noise: a correct firmware that rounds its PWM
+down fails the precondition, not a check. Left out for such firmware until the plan is fixed."""
 
 
-def run_plans(tmp: Path, model: str | None, *args: str) -> dict[str, str | None]:
-    """Run plans in a subprocess; map each test id to its failure text (None when it passed)."""
-    junit = tmp / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:allure_pytest", "-p", "no:randomly",
-           f"--junitxml={junit}", f"--trace-dir={tmp / 'traces'}", *args]
-    if model:
-        cmd.append(f"--firmware-model={model}")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
-    assert junit.exists(), f"pytest did not run: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+@dataclass(frozen=True)
+class Run:
+    """One pytest run of plans against a model: every test id with its failure text (None when it passed)."""
+
+    results: dict[str, str | None]
+    stdout: str = ""
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {k: v for k, v in self.results.items() if v is not None}
+
+
+def plan_args(tmp: Path, model: str | None, *args: str) -> list[str]:
+    """The pytest arguments of one run of plans against a model, with its trace directory under `tmp`."""
+    out = ["-q", "-p", "no:allure_pytest", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider",
+           "--no-live", f"--trace-dir={tmp / 'traces'}", f"--soak-hours={SOAK_HOURS}", *args]
+    return out + ([f"--firmware-model={MODELS}.{model}"] if model else [])
+
+
+def read_junit(junit: Path, output: str = "") -> Run:
+    """Every test id of a run with its failure text; a broken (rig-fault) test fails the caller at once."""
+    assert junit.exists(), f"pytest did not run: {output[-3000:]}"
     results: dict[str, str | None] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}.py::{case.get('name')}"
@@ -57,27 +68,206 @@ def run_plans(tmp: Path, model: str | None, *args: str) -> dict[str, str | None]
             continue
         failure = case.find("failure")
         results[name] = None if failure is None else (failure.get("message") or "") + (failure.text or "")
-    assert results, f"no test ran: {proc.stdout[-2000:]}"
+    assert results, f"no test ran: {output[-2000:]}"
+    return Run(results, output)
+
+
+def run_plans(tmp: Path, model: str | None, *args: str) -> Run:
+    """Run plans in a subprocess and read its JUnit XML."""
+    junit = tmp / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", *plan_args(tmp, model, *args), f"--junitxml={junit}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=ENV)
+    return read_junit(junit, proc.stdout + proc.stderr)
+
+
+def run_batch(tmp: Path, runs: dict[str, tuple[str | None, list[str]]]) -> dict[str, Run]:
+    """Several runs in one subprocess, one pytest session after the other (tests/teeth_batch.py): the rig is
+    imported once instead of once per run."""
+    spec = [{"junit": str(tmp / name / "junit.xml"), "args": plan_args(tmp / name, model, *args)}
+            for name, (model, args) in runs.items()]
+    (tmp / "batch.json").write_text(json.dumps(spec), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "teeth_batch.py"), str(tmp / "batch.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=ENV)
+    return {name: read_junit(tmp / name / "junit.xml", proc.stdout + proc.stderr) for name in runs}
+
+
+def failed_checks(text: str) -> set[str]:
+    return set(re.findall(r"([a-z][a-z ]*[a-z]): FAILED", text))
+
+
+def fired_rules(text: str) -> set[str]:
+    return set(re.findall(r"\[([a-z-]+\.[a-z0-9-]+)\]", text))
+
+
+# -- the correct models ---------------------------------------------------------------------------------------
+
+SOAK = "testplans/test_soak.py"
+
+POLICY_PLANS = ["testplans/test_sharing_by_demand.py", "testplans/test_plug_storms.py",
+                "testplans/test_follower_loss.py"]
+"""Where a sharing policy matters: who gets how much when the vehicles want more than the limit."""
+
+CUT_OFF_PLANS = ["testplans/test_fallback_fair_limit.py", "testplans/test_leader_loss.py",
+                 "testplans/test_wifi_flapping.py", "testplans/test_pairing.py"]
+"""Where how fast a unit notices a lost leader matters."""
+
+REDUCTION_PLANS = ["testplans/test_removal_6a.py", "testplans/test_network_bounds.py", "testplans/test_not_enabled.py"]
+"""Where how fast a build applies a safety reduction, and returns after a breaker cycle, matters."""
+
+ROUNDING_PLANS = ["testplans/test_fallback_fair_limit.py", "testplans/test_removal_6a.py",
+                  "testplans/test_sharing_by_demand.py"]
+"""Where a coarse PWM meets a bound: fractional fair limits, the return to 48 A, demands met."""
+
+CORRECT: dict[str, tuple[list[str], str | None]] = {
+    "correct:SlowButInBudget": (CUT_OFF_PLANS + REDUCTION_PLANS + ["testplans/test_follower_loss.py", SOAK], None),
+    "correct:EightBitPwm": (ROUNDING_PLANS + ["testplans/test_mixed_breakers.py", SOAK], PLAN_PRECONDITION_ROUNDING),
+    "correct:EagerFallback": (CUT_OFF_PLANS, None),
+    "correct:WholeAmpsDown": (ROUNDING_PLANS, PLAN_PRECONDITION_ROUNDING),
+    "alternatives:ProportionalSharing": (POLICY_PLANS, None),
+    "alternatives:FirstComeFirstServed": (POLICY_PLANS, None),
+    "alternatives:StrictQueue": (POLICY_PLANS, None),
+}
+"""Each correct model other than the reference, with the plans where it differs from the reference (the slow and
+the 8-bit builds with the soak too). `make nightly --firmware-model ...` runs any of them on every plan."""
+
+
+@pytest.fixture(scope="session")
+def reference_night(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The reference firmware's whole night (short soak, ten campaign scenarios), run once per session."""
+    return run_plans(tmp_path_factory.mktemp("reference-night"), None, "testplans", "--campaign-size=10")
+
+
+def test_the_reference_passes_every_plan(reference_night: Run) -> None:
+    failed = {k: (v or "").splitlines()[:4] for k, v in reference_night.failed.items()}
+    assert not failed, f"the reference failed: {failed}"
+    assert len(reference_night.results) >= 150
+    assert any("test_soak" in k for k in reference_night.results), "the soak did not run"
+
+
+@pytest.mark.parametrize("model", CORRECT)
+def test_a_correct_firmware_passes(tmp_path: Path, model: str) -> None:
+    plans, deselect = CORRECT[model]
+    args = [*plans] + (["-k", deselect] if deselect else [])
+    run = run_plans(tmp_path, model, *args)
+    failed = {k: (v or "").splitlines()[:4] for k, v in run.failed.items()}
+    assert not failed, f"a correct firmware failed: {failed}"
+    if SOAK in plans:
+        assert any("test_soak" in k for k in run.results), "the soak did not run"
+
+
+# -- the faulty models ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caught:
+    """Where a faulty model must be caught: the plan and scenarios meant for it, the check and rule meant to
+    catch it, and the other checks its one bug may also break."""
+
+    plan: str
+    k: str
+    check: str
+    rule: str
+    also: set[str] = field(default_factory=set)
+    args: tuple[str, ...] = ()
+
+
+CAMPAIGN_EXAMPLES = ("--campaign-size=1",)
+"""The campaign's fixed examples (a follower booting without its leader, an isolated leader) run first."""
+
+CAUGHT_BY: dict[str, Caught] = {
+    "KeepsAllocationOnLeaderLoss": Caught("test_fallback_fair_limit.py", "2u-follower-wifi",
+                                          "fair fallback", "fair-fallback.pilot"),
+    "PilotRoundedUp": Caught("test_fallback_fair_limit.py", "3u-fractional-wifi", "fair fallback",
+                             "fair-fallback.pilot"),
+    "RaisesBeforeLowering": Caught("test_network_limit.py", "3u-tight",
+                                   "network limit", "network-limit.too-high"),
+    "RemovalKeepsFullCurrent": Caught("test_removal_6a.py", "2u-alone", "removal hold", "removal.hold-late"),
+    "RemovalSurvivesBreakerCycle": Caught("test_removal_6a.py", "2u-alone", "removal hold", "removal.return"),
+    "AcceptsAnyLimit": Caught("test_network_bounds.py", "2-under-minimum or 2-over-maximum", "limit bounds",
+                              "limit-bounds.accepted-invalid", {"network limit"}),
+    "ReportsOldFirmware": Caught("test_firmware_requirements.py", "6", "firmware requirement", "firmware.too-old"),
+    "ChargesWhileDisabled": Caught("test_not_enabled.py", "2u-both", "network not enabled",
+                                   "not-enabled.charges", {"network limit"}),
+    "NoSixAmpFloor": Caught("test_sharing_by_demand.py", "4u-finish-two", "sharing", "sharing.unused"),
+    "NeverGivesBackShare": Caught("test_sharing_by_demand.py", "5u-taper-chain", "sharing",
+                                  "sharing.unused"),
+    "FairLimitIgnoresCapability": Caught("test_mixed_breakers.py", "fair_limit and 100A", "fair fallback",
+                                         "fair-fallback.pilot", {"capability"}),
+    "HandsLostShareToOthers": Caught("test_follower_loss.py", "2u-wifi", "reserve kept", "reserve-kept.offered",
+                                     {"network limit", "fair fallback", "sharing"}),
+    "IgnoresOwnSetting": Caught("test_mixed_breakers.py", "no_unit and 100A", "capability", "capability.over",
+                                {"fair fallback", "sharing", "network limit"}),
+    # at the edges of the budgets (issue 10)
+    "LowersLimitLate": Caught("test_network_bounds.py", "2-minimum", "network limit",
+                              "network-limit.lowered-late"),
+    "DisablesLate": Caught("test_not_enabled.py", "2u-both", "network not enabled",
+                           "not-enabled.disable-late"),
+    "RemovalHoldLate": Caught("test_removal_6a.py", "2u-alone", "removal hold", "removal.hold-late"),
+    "RemovalHoldEndsOnTimer": Caught("test_removal_6a.py", "long-hold", "removal hold", "removal.hold"),
+    "HoldReturnsAfterCycle": Caught("test_removal_6a.py", "2u-alone", "removal hold", "removal.return"),
+    "ReturnsLateAfterCycle": Caught("test_removal_6a.py", "2u-alone", "removal hold", "removal.return"),
+    "UnderOffers": Caught("test_removal_6a.py", "2u-alone", "removal hold", "removal.return"),
+    "FallsBackLate": Caught("test_fallback_fair_limit.py", "2u-follower-wifi", "fair fallback",
+                            "fair-fallback.pilot"),
+    "RaisesOnLoss": Caught("test_follower_loss.py", "4u-wifi-small-car", "fair fallback", "fair-fallback.raised",
+                           {"network limit"}),
+    "BootsAtFullCapability": Caught("test_campaign.py", "", "fair fallback", "fair-fallback.boot",
+                                    {"network limit"}, CAMPAIGN_EXAMPLES),
+    "IsolatedLeaderTakesAll": Caught("test_campaign.py", "", "fair fallback", "fair-fallback.isolated-leader",
+                                     {"network limit", "reserve kept"}, CAMPAIGN_EXAMPLES),
+    "IdleVehicleKeepsShare": Caught("test_sharing_by_demand.py", "2u-finish", "sharing", "sharing.idle-share"),
+    "WastesHeadroom": Caught("test_sharing_by_demand.py", "4u-one-car", "sharing", "sharing.unused"),
+    "ReallocatesLate": Caught("test_sharing_by_demand.py", "3u-under-mixed", "sharing", "sharing.unused"),
+}
+
+
+@pytest.fixture(scope="session")
+def faulty_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """Every faulty model's run against the scenarios meant to catch it, all in one subprocess (about 20 s), once
+    per pytest run: under pytest-xdist the first worker to need it runs the batch in the directory the workers
+    share and the others read its results."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    tmp = shared / "faulty"
+    tmp.mkdir(exist_ok=True)
+    done = tmp / "done"
+    runs = {name: (f"faulty:{name}", [f"testplans/{c.plan}", *c.args] + (["-k", c.k] if c.k else []))
+            for name, c in CAUGHT_BY.items()}
+    try:
+        os.close(os.open(tmp / "lock", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:  # another worker runs the batch: wait for it (a test may wait; rig/ may not)
+        deadline = time.monotonic() + 900
+        while not done.exists():
+            assert time.monotonic() < deadline, "the faulty models' batch did not finish in 15 min"
+            time.sleep(0.5)
+        output = done.read_text(encoding="utf-8")
+        return {name: read_junit(tmp / name / "junit.xml", output) for name in runs}
+    try:
+        results = run_batch(tmp, runs)
+    finally:
+        done.write_text("the batch has run\n", encoding="utf-8")
     return results
 
 
-@pytest.mark.parametrize("model", [None, f"{ALTERNATIVES}:ProportionalSharing", f"{ALTERNATIVES}:FirstComeFirstServed"],
-                         ids=["reference", "proportional", "first-come-first-served"])
-def test_correct_firmware_passes_every_plan(tmp_path: Path, model: str | None) -> None:
-    results = run_plans(tmp_path, model, "testplans", "-m", "not soak", "--campaign-size=10")
-    failed = {k: (v or "").splitlines()[:3] for k, v in results.items() if v is not None}
-    assert not failed, f"a correct firmware failed: {failed}"
-    assert len(results) >= 150
-
-
 @pytest.mark.parametrize("name", CAUGHT_BY)
-def test_faulty_firmware_is_caught_by_its_check(tmp_path: Path, name: str) -> None:
-    plan, check, also = CAUGHT_BY[name]
-    results = run_plans(tmp_path, f"{FAULTY}:{name}", f"testplans/{plan}")
-    failed = {k: v for k, v in results.items() if v is not None}
-    caught = [k for k, v in failed.items() if f"{check}: FAILED" in v]
-    assert caught, f"{name} was not caught by {check} in {plan}; failures: {list(failed)}"
-    allowed = {check, *also}
-    wrong = {k: v.splitlines()[0] for k, v in failed.items()
-             if not any(f"{c}: FAILED" in v for c in allowed)}
+def test_a_faulty_firmware_is_caught_by_the_rule_meant_for_it(faulty_runs: dict[str, Run], name: str) -> None:
+    c = CAUGHT_BY[name]
+    run = faulty_runs[name]
+    caught = [k for k, v in run.failed.items() if c.check in failed_checks(v) and c.rule in fired_rules(v)]
+    assert caught, (f"{name} was not caught by {c.rule} in {c.plan} -k {c.k!r}; failures: "
+                    f"{ {k: sorted(fired_rules(v)) or v.splitlines()[:2] for k, v in run.failed.items()} }")
+    allowed = {c.check, *c.also}
+    wrong = {k: sorted(failed_checks(v)) or v.splitlines()[:2] for k, v in run.failed.items()
+             if not failed_checks(v) or failed_checks(v) - allowed}
     assert not wrong, f"{name} failed for another reason than {sorted(allowed)}: {wrong}"
+
+
+def test_a_policy_option_holds_a_build_to_the_policy(tmp_path: Path) -> None:
+    """NoSixAmpFloor leaves a waiting vehicle without any offer: by outcome it is caught only where that wastes
+    current; a manifest that holds builds to the 6 A floor (a policy option) catches it by that rule."""
+    manifest = ROOT / "firmware_under_test" / "manifests" / "reference-6a-floor-policy.toml"
+    run = run_plans(tmp_path, "faulty:NoSixAmpFloor", "testplans/test_sharing_by_demand.py",
+                    "-k", "6u-finish-and-return", f"--manifest={manifest}")
+    rules = set().union(*(fired_rules(v) for v in run.failed.values()))
+    assert "sharing.under-6a" in rules, run.failed

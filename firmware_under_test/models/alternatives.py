@@ -54,3 +54,25 @@ class FirstComeFirstServed(ReferenceFirmware):
             targets[p.name] = MIN_OFFER + extra
             left -= extra
         return targets
+
+
+class StrictQueue(ReferenceFirmware):
+    """Vehicles are served one after the other in the order they started charging, each up to what it wants; a
+    later vehicle waits with no offer until 6 A are left for it. No 6 A floor for every waiting vehicle: the seeds
+    promise none (see the policy option `policy_every_waiting_vehicle_6a`)."""
+
+    def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
+        arrived = self.__dict__.setdefault("_arrived", {})
+        names = {p.name for p in active}
+        for p in active:
+            arrived.setdefault(p.name, now)
+        for name in list(arrived):
+            if name not in names:
+                del arrived[name]
+        targets: dict[str, float | None] = {}
+        left = available
+        for p in sorted(active, key=lambda p: (arrived[p.name], p.name)):
+            give = min(max(MIN_OFFER, min(self._want(p, now), p.cap)), left)
+            targets[p.name] = give if give >= MIN_OFFER - 1e-9 else None
+            left -= targets[p.name] or 0.0
+        return targets

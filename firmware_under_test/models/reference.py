@@ -65,6 +65,9 @@ class Peer:
     current: float = 0.0
     alloc: float | None = None
     reserve: float = 0.0
+    back_at: float | None = None
+    """When a silent member was heard again: its reserve still counts as committed for a while (its vehicle may
+    still draw its fallback current, and its first status may be older than its return)."""
     raised_at: float = -1e9
     want: float = MIN_OFFER
     ceiling: float | None = None
@@ -81,14 +84,25 @@ class ReferenceFirmware:
 
     firmware_version: ClassVar[str] = "24.44.0"
 
+    # The firmware's own timings, as class attributes so that a build with other timings is a subclass that
+    # changes a number (the module constants above are their reference values).
+    BOOT_S: ClassVar[float] = BOOT_S
+    LISTEN_S: ClassVar[float] = LISTEN_S
+    LOSS_S: ClassVar[float] = LOSS_S
+    """Silence after which a follower counts its leader as gone."""
+    RAISE_HOLD_S: ClassVar[float] = RAISE_HOLD_S
+    CONTROL_S: ClassVar[float] = HEARTBEAT_S
+    """How often the leader allocates."""
+    SETTLE_S: ClassVar[float] = SETTLE_S
+
     def __init__(self, board: Board) -> None:
         self.board = board
         self.nv = board.nvram
         self.booted_at = board.now()
         self.hold_6a = False
         self.offer: float | None = None
-        self.next_heartbeat = self.booted_at + BOOT_S
-        self.next_control = self.booted_at + BOOT_S + LISTEN_S
+        self.next_heartbeat = self.booted_at + self.BOOT_S
+        self.next_control = self.booted_at + self.BOOT_S + self.LISTEN_S
         self.reboot_at: float | None = None
         self.removal_notices: dict[str, float] = {}
         # follower
@@ -123,11 +137,14 @@ class ReferenceFirmware:
     def fair_limit(self, limit: float, size: int, cap: float) -> float:
         return min(limit / size, cap)
 
+    def pwm(self, amps: float) -> float:
+        """What the pilot PWM can advertise of `amps`: rounded down to its 0.1 A steps."""
+        return int(amps * 10 + 1e-6) / 10.0
+
     def apply(self, amps: float | None) -> None:
-        """Drive the pilot and contactor: round down to the PWM's 0.1 A steps, never above capability."""
+        """Drive the pilot and contactor: round down to the PWM's steps, never above capability."""
         if amps is not None:
-            amps = min(amps, self.cap)
-            amps = int(amps * 10 + 1e-6) / 10.0
+            amps = self.pwm(min(amps, self.cap))
             if amps < MIN_OFFER:
                 amps = None
         if self.hold_6a and amps is not None:
@@ -143,7 +160,7 @@ class ReferenceFirmware:
 
     def tick(self) -> None:
         now = self.board.now()
-        if now - self.booted_at < BOOT_S:
+        if now - self.booted_at < self.BOOT_S:
             return
         if self.reboot_at is not None and now >= self.reboot_at:
             self.reboot_at = None
@@ -170,6 +187,9 @@ class ReferenceFirmware:
             self.nv.update(role="follower", leader=sender, size=message["size"], limit=message["limit"],
                            enabled=message["enabled"])
             self.board.join_wifi(sender)
+            # the leader reboots after pairing: count its silence from now, not from this unit's own boot, so a
+            # new follower does not raise towards its fair limit before the others have fallen back
+            self.last_leader_msg = now
             self.board.send(sender, {"type": "paired"})
         elif kind == "removed" and self.role == "follower" and sender == self.nv.get("leader"):
             self._on_removed()
@@ -299,12 +319,12 @@ class ReferenceFirmware:
             return None
         fair = self.fair_limit(float(self.nv.get("limit", 0)), self.size(), self.cap)
         assert self.lost_since is not None
-        if now - self.lost_since >= RAISE_HOLD_S:
+        if now - self.lost_since >= self.RAISE_HOLD_S:
             return fair
         return None if self.offer is None else min(self.offer, fair)
 
     def _follower_tick(self, now: float) -> None:
-        if now - self.last_leader_msg >= LOSS_S:
+        if now - self.last_leader_msg >= self.LOSS_S:
             if self.lost_since is None:
                 self.lost_since = now
             self.apply(self._fallback_offer(now))
@@ -326,13 +346,18 @@ class ReferenceFirmware:
         self_peer.offer, self_peer.current = self.offer, self.board.measured_current()
         self_peer.cap = self.cap
         if now >= self.next_control:
-            self.next_control = now + HEARTBEAT_S
+            self.next_control = now + self.CONTROL_S
             allocs = self._allocate(now, self_peer)
             self.apply(allocs.get(me))
             limit, size, enabled = float(self.nv.get("limit", 0)), self.size(), bool(self.nv.get("enabled"))
             for peer in self.peers.values():
-                peer.sent = [(t, a) for t, a in peer.sent if now - t < REMEMBER_S] + [(now, peer.alloc or 0.0)]
-                self.board.send(peer.name, {"type": "alloc", "amps": peer.alloc, "limit": limit, "size": size,
+                amps = peer.alloc
+                if not peer.online(now) and amps is not None:
+                    # a silent follower's allocation is stale: the share kept for it is its fair limit, so a
+                    # follower that comes back hears no more than that until the leader has heard it again
+                    amps = min(amps, self.fair_limit(limit, size, peer.cap))
+                peer.sent = [(t, a) for t, a in peer.sent if now - t < REMEMBER_S] + [(now, amps or 0.0)]
+                self.board.send(peer.name, {"type": "alloc", "amps": amps, "limit": limit, "size": size,
                                             "enabled": enabled})
         elif self.offer is not None:
             self.apply(self.offer)  # follow the vehicle leaving or pausing at once
@@ -348,7 +373,7 @@ class ReferenceFirmware:
                 peer.want = peer.ceiling  # it takes all of a share below what it showed it wants: no news
             else:
                 peer.want, peer.ceiling = peer.cap, None  # it takes all it is given: it may want everything
-        elif now - peer.raised_at < SETTLE_S:
+        elif now - peer.raised_at < self.SETTLE_S:
             pass  # keep the estimate until the vehicle has had time to take up its raise
         elif peer.current < peer.alloc - SPARE_MARGIN:
             peer.want = peer.ceiling = max(MIN_OFFER, peer.current + SPARE_MARGIN)
@@ -372,10 +397,14 @@ class ReferenceFirmware:
         online = [p for p in members if p.online(now)]
         for p in members:
             if not p.online(now):
+                p.back_at = None
                 p.reserve = self._reserve(p, limit, size)
         available = limit - sum(p.reserve for p in members if not p.online(now))
         for p in online:
-            p.reserve = 0.0
+            if p.reserve and p.back_at is None:
+                p.back_at = now
+            if p.back_at is not None and now - p.back_at >= REMEMBER_S:
+                p.reserve, p.back_at = 0.0, None
         active = [p for p in online if p.state in ("B", "C")]
         targets = self._share(available, active, now)
         for p in online:
@@ -393,7 +422,8 @@ class ReferenceFirmware:
     def _committed(self, p: Peer) -> float:
         """The most this member may be offering or drawing right now, as far as the leader can know."""
         unconfirmed = max((a for t, a in p.sent if t > p.last_seen - CONFIRM_S), default=0.0)
-        return max(p.alloc or 0.0, unconfirmed, p.offer or 0.0, p.current)
+        returning = p.reserve if p.back_at is not None else 0.0
+        return max(p.alloc or 0.0, unconfirmed, p.offer or 0.0, p.current, returning)
 
     def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float, now: float) -> None:
         for p in active:
@@ -401,11 +431,11 @@ class ReferenceFirmware:
             if t is None or (p.alloc is not None and t <= p.alloc):
                 continue
             before = self._committed(p)
-            step = min(t, before + max(headroom, 0.0))
+            step = min(t, before + headroom)  # over-committed (headroom < 0): never undo a lowering in progress
             if step < MIN_OFFER or (p.alloc is not None and step <= p.alloc):
                 continue
             p.alloc = step
-            if now - p.raised_at >= SETTLE_S:  # a raise within the settle window does not restart it
+            if now - p.raised_at >= self.SETTLE_S:  # a raise within the settle window does not restart it
                 p.raised_at = now
             headroom -= max(0.0, step - before)
 

@@ -41,6 +41,10 @@ class PilotPort(Protocol):
         """Every unit's pilot, in the order of `units`, in one exchange; `now` is the rack time of the tick."""
 
 
+AMPS_PER_DUTY_PCT = 0.6
+"""J1772's slope from duty to advertised amps between 10 % and 85 % (rig/pilot.py)."""
+
+
 class LabJackPilots:
     """Pilots on a LabJack T7: B and C resistor relays and a measuring front end each."""
 
@@ -71,6 +75,19 @@ class LabJackPilots:
                                   f"({1000 * self.window_scans / actual:.1f} ms) of {len(self._streamed)} input(s); "
                                   f"duty resolution {self.resolution_pct():.2f} %")
         return settings
+
+    def accuracy_a(self, unit: str) -> float:
+        """A comparator into Pulse Width In: two ticks of the clock (1 kHz PWM: 80 000 ticks at 80 MHz) and up to
+        0.5 us of skew between the comparator's rising and falling edges, 0.05 % of duty; a streamed divider: up
+        to four samples of its window misplaced at the edges of the periods it counts (0.27 % at 1500 scans).
+        In amps at 0.6 A per % of duty, J1772's slope up to 51 A."""
+        ref = self._refs[unit]
+        if ref.front_end == "comparator":
+            ticks = 2 * self.clock_divisor / 80_000
+            duty_pct = 100 * (ticks + 0.5e-6 / 1e-3)
+        else:
+            duty_pct = 100 * 4 / self.window_scans
+        return round(duty_pct * AMPS_PER_DUTY_PCT, 3)
 
     def resolution_pct(self) -> float:
         """Duty resolution of a streamed window when the stream clock walks through the PWM's phase."""
@@ -135,6 +152,10 @@ class CanPilots:
 
     def read(self, now: float | None = None) -> list[PilotReading]:
         return self._ev.read_pilots(self._order)
+
+    def accuracy_a(self, unit: str) -> float:
+        """Two steps of the emulator's duty signal (0.01 % each, rig/dbc/ev_emulator.dbc), in amps."""
+        return round(2 * 0.01 * AMPS_PER_DUTY_PCT, 3)
 
 
 def pilot_ports(config: RackConfig, labjacks: dict[str, LabJackT7],
