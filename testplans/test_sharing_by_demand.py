@@ -47,7 +47,7 @@ SCENARIOS = {
     "6u-small-chargers": Scenario(6, 72, (16, 16, 16, 16, 48, 48)),
     "6u-min": Scenario(6, 36, (48, 48, 48, 48, 48, 48)),
     "6u-high-under": Scenario(6, 287, (48, 48, 48, 48, 48, 32)),
-    "4u-one-car": Scenario(4, 90, (0, 0, 48, 0)),
+    "4u-one-car": Scenario(4, 24, (0, 0, 48, 0)),
 }
 
 

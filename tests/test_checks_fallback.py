@@ -95,3 +95,32 @@ def test_not_exercised_without_a_cut_off_and_unmeasured_current_is_named() -> No
     tb.hold(CUT + 6.0, CUT + 30.0, {**GIVEN, "wc2": 20.0}, {**DRAWN, "wc2": None})
     v = fair_fallback(tb.build(), B, TOL)
     assert v.passed and "current not measured" in v.summary, v.report()
+
+
+def test_a_cut_after_a_reconnection_too_short_to_notice_may_continue_the_earlier_cut() -> None:
+    """wc3 (given 10 A, fair 20 A) is cut off by its leader's Wi-Fi for 7 s, hears nothing in the 1 s the link is
+    back, and is cut again by its own Wi-Fi: past the first cut's deadline it may be at its fair limit, though its
+    own cut is younger than the fallback budget; raising before either deadline is still caught."""
+    tb = TraceBuilder().commission(0.0, 60.0).hold(0.0, 120.0, {**GIVEN, "wc3": 10.0}, {**DRAWN, "wc3": 9.9})
+    tb.event(CUT, "cut_wifi", "wc1").event(CUT + 7.0, "restore_wifi", "wc1")
+    second = CUT + 8.0
+    tb.event(second, "cut_wifi", "wc3").event(second + 40.0, "restore_wifi", "wc3")
+    tb.hold(CUT + B.fallback_s + 1.0, second + 40.0, {**GIVEN, "wc3": 20.0}, {**DRAWN, "wc3": 9.9})
+    v = fair_fallback(tb.build(), B, TOL)
+    assert v.passed and v.exercised, v.report()
+    tb.hold(second + 0.5, second + 40.0, {**GIVEN, "wc3": 20.0}, {**DRAWN, "wc3": 9.9})  # before either deadline
+    v = fair_fallback(tb.build(), B, TOL)
+    assert v.rules == ["fair-fallback.raised"], v.report()
+
+
+def test_the_pilot_front_ends_accuracy_is_allowed_on_top_of_the_budget() -> None:
+    """A streamed divider measures a pilot to about 0.16 A (the trace header's `pilot_accuracy_a`): a reading that
+    far over the fair limit is the rig's own error, never the firmware's; one beyond it still fails."""
+    tb = falls_back(cut_wifi(), "wc2", CUT + B.fallback_s, CUT + B.fallback_s + B.vehicle_response_s, CUT + 30.0)
+    tb.hold(CUT + 20.0, CUT + 30.0, {**GIVEN, "wc2": 20.25}, {**DRAWN, "wc2": 19.9})
+    assert fair_fallback(tb.build(), B, TOL).rules == ["fair-fallback.pilot"]
+    tb.header["pilot_accuracy_a"] = {"wc1": 0.16, "wc2": 0.16, "wc3": 0.16}
+    v = fair_fallback(tb.build(), B, TOL)
+    assert v.passed, v.report()
+    tb.hold(CUT + 20.0, CUT + 30.0, {**GIVEN, "wc2": 20.3}, {**DRAWN, "wc2": 19.9})
+    assert fair_fallback(tb.build(), B, TOL).rules == ["fair-fallback.pilot"]

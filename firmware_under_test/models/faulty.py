@@ -102,7 +102,9 @@ class ChargesWhileDisabled(ReferenceFirmware):
 
 class NoSixAmpFloor(ReferenceFirmware):
     """The leader shares the limit in proportion to what each unit wants, without the 6 A floor, so a unit
-    whose share comes out under 6 A gets no pilot at all. Caught by: sharing (a vehicle offered under 6 A)."""
+    whose share comes out under 6 A gets no pilot at all. The seeds promise no per-vehicle floor, so this is faulty
+    only for a lab that holds its builds to that policy. Caught by: sharing (sharing.under-6a) under the
+    manifest reference-6a-floor-policy.toml."""
 
     firmware_version: ClassVar[str] = "24.44.0+fault.no-6a-floor"
 
@@ -328,7 +330,8 @@ class UnderOffers(ReferenceFirmware):
 
 class ReallocatesLate(ReferenceFirmware):
     """The leader takes back current a vehicle stopped using only after 40 s, later than reallocation_s (30 s)
-    allows. Caught by: sharing (sharing.unused)."""
+    allows. Caught by: sharing (sharing.unused when the vehicles want more than the limit, sharing.demand-unmet
+    when they want less)."""
 
     firmware_version: ClassVar[str] = "24.44.0+fault.reallocates-late"
     GIVE_BACK_AFTER_S: ClassVar[float] = 40.0

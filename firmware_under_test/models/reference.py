@@ -368,18 +368,25 @@ class ReferenceFirmware:
             peer.want, peer.ceiling = MIN_OFFER, None
         elif peer.alloc is None:
             peer.want = peer.cap  # a vehicle that just asked may want everything
-        elif peer.current >= peer.alloc - SATURATED_MARGIN:
+        elif peer.current >= self._granted(peer) - SATURATED_MARGIN:
             if peer.ceiling is not None and peer.alloc < peer.ceiling - SATURATED_MARGIN:
                 peer.want = peer.ceiling  # it takes all of a share below what it showed it wants: no news
             else:
                 peer.want, peer.ceiling = peer.cap, None  # it takes all it is given: it may want everything
         elif now - peer.raised_at < self.SETTLE_S:
             pass  # keep the estimate until the vehicle has had time to take up its raise
-        elif peer.current < peer.alloc - SPARE_MARGIN:
+        elif peer.current < self._granted(peer) - SPARE_MARGIN:
             peer.want = peer.ceiling = max(MIN_OFFER, peer.current + SPARE_MARGIN)
         else:
             peer.want = peer.alloc
         return peer.want
+
+    @staticmethod
+    def _granted(peer: Peer) -> float:
+        """What the member's vehicle is actually offered: its allocation as the pilot carries it (a PWM rounds it
+        down, by up to an amp on a coarse one), so a vehicle taking all of a rounded offer counts as taking all."""
+        alloc = peer.alloc or 0.0
+        return alloc if peer.offer is None else min(alloc, peer.offer)
 
     def _reserve(self, peer: Peer, limit: float, size: int) -> float:
         """What a silent follower may be drawing: all it was last given, offered or seen drawing (its vehicle

@@ -94,9 +94,17 @@ def fair_fallback(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict
     violations: list[Violation] = []
     judged = 0
     unmeasured = 0
+    chain: dict[str, tuple[float, float]] = {}
+    """Per unit: (start, end) of its last cut-off chain. A link back for less than `fallback_s` need not have been
+    noticed (a unit is given `fallback_s` to notice a change of its link, either way), so a cut that follows such
+    a short reconnection continues the earlier one: its deadline and what the unit had been given count from
+    the chain's start."""
     for cut in cut_offs(trace, tl):
         net = tl.network(cut.start)
         u = cut.unit
+        last = chain.get(u)
+        since = last[0] if last is not None and cut.start - last[1] < b.fallback_s - EPS else cut.start
+        chain[u] = (since, cut.end)
         if cut.kind == "leader":
             ceiling = min(net.caps[u], net.limit - sum(net.fair(f) for f in net.followers))
             rid, what = "fair-fallback.isolated-leader", "what its followers' fair limits leave"
@@ -105,6 +113,8 @@ def fair_fallback(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict
             rid, what = "fair-fallback.pilot", "its fair limit"
         before = sample_at(trace, cut.start)
         given = (before.pilot.get(u) if before is not None else None) or 0.0
+        first = sample_at(trace, since)
+        given_then = (first.pilot.get(u) if first is not None else None) or 0.0
         if cut.kind == "leader":
             # the leader allocates to itself: what it had not given its followers is its own to take
             given_away = sum((before.pilot.get(f) or 0.0) for f in net.followers) if before is not None else 0.0
@@ -124,7 +134,11 @@ def fair_fallback(trace: Trace, budgets: Budgets, tolerance_a: float) -> Verdict
         for s in samples:
             pilot = s.pilot.get(u)
             if s.t < deadline - EPS:
-                if pilot is not None and pilot > given + b.pilot_tolerance_a + 2 * acc:  # two readings compared
+                # a cut following a reconnection too short to be noticed may also be the earlier cut going on:
+                # then the unit keeps what it had been given then, or (past that cut's deadline) its fair limit
+                allowed = given if since == cut.start else max(
+                    given, given_then if s.t < since + b.fallback_s - EPS else ceiling)
+                if pilot is not None and pilot > allowed + b.pilot_tolerance_a + 2 * acc:  # two readings compared
                     violations.append(Violation(
                         s.t, (u,), {"pilot": pilot, "given": given, "fair": ceiling},
                         f"raised itself {s.t - cut.start:.1f} s into a cut-off ({cut.cause} at t={cut.start:.1f} s)"
