@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RACK   ?= racks/sim-6.toml
 
-.PHONY: nightly test bench lint clean report doctor
+.PHONY: nightly gate weekend soak test bench rack-time plan lint clean report doctor
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -14,10 +14,34 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-## nightly: the nightly test plan against RACK (default: the simulated six-unit rack), in a run folder of its own:
-## reports/runs/<start time>/ (junit.xml, allure-results/, traces/, run.log, run.json); reports/latest points to it
+## nightly: the nightly tier (every plan but the eight-hour soak) against RACK (default: the simulated six-unit
+## rack), in a run folder of its own: reports/runs/<start time>/ (junit.xml, allure-results/, traces/, run.log,
+## run.json); reports/latest points to it
 nightly: $(STAMP)
-	$(BIN)/pytest testplans --rack $(RACK) -q
+	$(BIN)/pytest testplans --rack $(RACK) --tier nightly -q
+
+## gate: the release gate's tier (every seed promise once, six-unit cases first, at most an hour of rack time),
+## judged by `rig gate` (exit 0 pass, 1 fail, 2 incomplete); FIRMWARE is the build's manifest
+FIRMWARE ?= firmware_under_test/manifests/reference.toml
+gate: $(STAMP)
+	$(BIN)/rig gate --tier gate --firmware $(FIRMWARE) --rack $(RACK)
+
+## weekend: everything: the eight-hour soak, the full campaign (300 scenarios), every seed of the randomised plans
+weekend: $(STAMP)
+	$(BIN)/pytest testplans --rack $(RACK) --tier weekend -q
+
+## soak: the eight-hour soak alone, for a rack of its own while the others run the nightly
+soak: $(STAMP)
+	$(BIN)/pytest testplans --rack $(RACK) --tier soak -q
+
+## plan: what a tier (TIER, default nightly) runs on RACK, its rack time and a real rack's estimate (no hardware)
+TIER ?= nightly
+plan: $(STAMP)
+	$(BIN)/rig plan --tier $(TIER) --rack $(RACK)
+
+## rack-time: measure every test's rack time on the simulated rack (the weekend tier) into testplans/rack_time.json
+rack-time: $(STAMP)
+	$(BIN)/rig plan --tier weekend --measure --save
 
 ## test: the rig's own tests, lint included; two pytest-xdist workers, one test file each at a time (most tests
 ## run a plan in a subprocess: the two cores stay busy)

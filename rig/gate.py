@@ -53,6 +53,7 @@ from rig import runs
 from rig.budgets import Manifest, load_manifest
 from rig.config import Rack as RackConfig
 from rig.config import load_rack
+from rig.tiers import TIERS
 
 PASS, FAIL, INCOMPLETE = 0, 1, 2
 VERDICTS = {PASS: "pass", FAIL: "fail", INCOMPLETE: "incomplete"}
@@ -66,6 +67,9 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rack", default="racks/sim-6.toml", help="rack file (default: racks/sim-6.toml)")
     p.add_argument("--plans", nargs="+", default=["testplans"], metavar="PATH",
                    help="the gating plan: test plan files or directories (default: testplans)")
+    p.add_argument("--tier", choices=[*TIERS, "all"], default="gate",
+                   help="which tier of the plans gates the build (default: gate, about an hour of rack time; "
+                        "nightly, weekend, soak, or all)")
     p.add_argument("--out", default="reports",
                    help="the reports folder: gate.json, gate.txt, gate/, and the run's folder under runs/")
     p.set_defaults(func=cmd_gate)
@@ -266,7 +270,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         "firmware_model": model_for(rack, manifest),
         "firmware_versions": {}, "version_check": {"ok": False, "mismatched": {}},
         "budgets": {**manifest.budgets.model_dump(), "measurement_tolerance_a": rack.measurement_tolerance_a},
-        "plans": list(args.plans), "pytest_exit_code": None, "counts": {}, "checks": {}, "tests": [],
+        "plans": list(args.plans), "tier": args.tier, "pytest_exit_code": None, "counts": {}, "checks": {}, "tests": [],
         "rig_faults": [], "duration_s": 0.0, "git_revision": _git_revision(),
         "reports": {"gate_json": str(out / "gate.json"), "gate_txt": str(out / "gate.txt"),
                     "outcomes": str(outcomes_path)},
@@ -277,12 +281,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
         before = {f.path for f in runs.run_folders(out)}
         cmd = [sys.executable, "-m", "pytest", *args.plans, "--rack", str(args.rack), "--manifest",
                str(args.firmware), "--reports", str(out), "--outcomes", str(outcomes_path), "-q"]
+        if args.tier != "all":
+            cmd += ["--tier", args.tier]
         env = dict(os.environ)
         if sys.stdout.isatty():  # pytest's output comes through a pipe: ask for what a terminal would get
             cmd += ["--live", "--color=yes"]
             env["COLUMNS"] = str(shutil.get_terminal_size().columns)
-        print(f"rig gate: running {' '.join(args.plans)} against {rack.name} for {manifest.build} "
-              f"{manifest.version}", flush=True)
+        print(f"rig gate: running {' '.join(args.plans)} (tier {args.tier}) against {rack.name} for "
+              f"{manifest.build} {manifest.version}", flush=True)
         pytest_code, tail = run_plans(cmd, env)
         outcomes = read_outcomes(outcomes_path)
         g["pytest_exit_code"] = pytest_code

@@ -23,9 +23,9 @@ REMOVAL_PLAN = "testplans/test_removal_6a.py"
 BROKEN_PLAN = "tests/gate_plans/plan_analyzer_goes_wrong.py"
 
 
-def gate(tmp: Path, manifest: str, *plans: str) -> tuple[int, dict[str, Any], str]:
+def gate(tmp: Path, manifest: str, *plans: str, tier: str = "all") -> tuple[int, dict[str, Any], str]:
     cmd = [sys.executable, "-m", "rig.cli", "gate", "--firmware", manifest, "--rack", "racks/sim-6.toml",
-           "--out", str(tmp / "out")]
+           "--out", str(tmp / "out"), "--tier", tier]
     if plans:
         cmd += ["--plans", *plans]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -49,6 +49,15 @@ def test_reference_firmware_passes(tmp_path: Path) -> None:
     assert run.parent == tmp_path / "out" / "runs" and (tmp_path / "out" / "latest").resolve() == run
     assert g["run"]["status"] == "finished" and g["run"]["not_run"] == 0
     assert Path(g["reports"]["junit"]).exists() and any(Path(g["reports"]["allure_results"]).glob("*-result.json"))
+
+
+def test_the_gate_runs_the_gate_tier_by_default(tmp_path: Path) -> None:
+    """`rig gate` judges a build on the gate tier: here, of the firmware-requirement plan, only the six-unit case."""
+    code, g, out = gate(tmp_path, "firmware_under_test/manifests/reference.toml",
+                        "testplans/test_firmware_requirements.py", tier="gate")
+    assert code == 0, out[-3000:]
+    assert g["tier"] == "gate" and [t["test"] for t in g["tests"]] == [
+        "testplans/test_firmware_requirements.py::test_every_member_runs_firmware_new_enough_for_the_network[6]"]
 
 
 def test_faulty_build_fails_on_its_check(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
+
 from rig.config import DEFAULT_STREAM_SCAN_HZ, DEFAULT_STREAM_WINDOW_SCANS, CanPilotRef, PilotRef
 from rig.config import Rack as RackConfig
 from rig.instruments.can_ev import CanEvEmulator
@@ -116,7 +118,7 @@ class LabJackPilots:
             windows, _ = self._lj.stream_window([ain for _, ain, _ in self._streamed], self.scan_hz,
                                                 self.window_scans)
             for (unit, _, ratio), samples in zip(self._streamed, windows, strict=True):
-                got[unit] = pilot_from_samples([v * ratio for v in samples])
+                got[unit] = pilot_from_samples(np.asarray(samples, dtype=float) * ratio)
         readings = [got[u] for u in self.units]
         if now is not None:
             self._last = (now, readings)

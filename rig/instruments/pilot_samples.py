@@ -13,6 +13,10 @@ period) if the two clocks happen to be locked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from rig.instruments.labjack_t7 import PilotReading
 
 PWM_LOW_BELOW_V = -6.0
@@ -20,28 +24,23 @@ PWM_LOW_BELOW_V = -6.0
 MIN_SWING_V = 6.0
 
 
-def pilot_from_samples(samples: list[float]) -> PilotReading:
+def pilot_from_samples(samples: Sequence[float] | np.ndarray) -> PilotReading:
     """Duty, high and low level from one window; "no PWM" (duty None) when it holds no full period."""
-    if not samples:
+    x = np.asarray(samples, dtype=float)
+    if x.size == 0:
         raise ValueError("no samples")
-    hi, lo = max(samples), min(samples)
+    hi, lo = float(x.max()), float(x.min())
     if hi - lo < MIN_SWING_V or lo > PWM_LOW_BELOW_V or hi <= 0.0:
-        return PilotReading(duty_pct=None, high_v=sum(samples) / len(samples), low_v=None)
+        return PilotReading(duty_pct=None, high_v=float(x.mean()), low_v=None)
     threshold = (hi + lo) / 2.0
-    rising = [k for k in range(1, len(samples)) if samples[k] > threshold >= samples[k - 1]]
-    if len(rising) < 2:
+    above = x > threshold
+    rising = np.flatnonzero(above[1:] & ~above[:-1]) + 1  # samples[k] > threshold >= samples[k - 1]
+    if rising.size < 2:
         # less than one whole period: the PWM started or stopped in this window; no duty from half a period
-        high = [v for v in samples if v > threshold]
-        return PilotReading(duty_pct=None, high_v=sum(high) / len(high), low_v=None)
-    span = samples[rising[0]:rising[-1]]
-    high_n = 0
-    high_sum = low_sum = 0.0
-    for v in span:
-        if v > threshold:
-            high_n += 1
-            high_sum += v
-        else:
-            low_sum += v
-    low_n = len(span) - high_n
-    return PilotReading(duty_pct=100.0 * high_n / len(span), high_v=high_sum / high_n if high_n else hi,
-                        low_v=low_sum / low_n if low_n else lo)
+        return PilotReading(duty_pct=None, high_v=float(x[above].mean()), low_v=None)
+    span, high = x[rising[0]:rising[-1]], above[rising[0]:rising[-1]]
+    high_n = int(high.sum())
+    low_n = span.size - high_n
+    return PilotReading(duty_pct=100.0 * high_n / span.size,
+                        high_v=float(span[high].mean()) if high_n else hi,
+                        low_v=float(span[~high].mean()) if low_n else lo)

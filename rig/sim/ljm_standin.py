@@ -33,6 +33,8 @@ import re
 import threading
 from typing import Any
 
+import numpy as np
+
 
 class LJMError(Exception):
     """Same name and attributes as `labjack.ljm.LJMError`. The real module is not imported here: on a machine
@@ -331,21 +333,21 @@ class SimulatedT7:
             for address in s["addresses"]:
                 wired = self.world.wiring.ain.get((self.instrument, f"AIN{address // 2}"))
                 if wired is None:
-                    channels.append([0.0] * per_read)
+                    channels.append(np.zeros(per_read))
                     continue
                 unit, kind, ratio = wired
                 high, duty = unit.pilot_high_v(), unit.pilot_duty()
                 if kind == "peak" or duty is None:
                     level = _clip(high / ratio)
-                    channels.append([level] * per_read)
+                    channels.append(np.full(per_read, level))
                     continue
                 hi, lo, d = _clip(high / ratio), _clip(PILOT_LOW_V / ratio), duty / 100.0
                 p0, step = ((start - s["phase"]) * PWM_HZ) % 1.0, dt * PWM_HZ
-                channels.append([hi if (p0 + k * step) % 1.0 < d else lo for k in range(per_read)])
+                phase = (p0 + np.arange(per_read) * step) % 1.0  # where in its period each scan lands
+                channels.append(np.where(phase < d, hi, lo))
             s["done"] += per_read
-            if len(channels) == 1:
-                return channels[0], 0, 0
-            return [v for scan in zip(*channels, strict=True) for v in scan], 0, 0
+            # interleaved as a real stream delivers them: scan 0's channels, then scan 1's...
+            return np.column_stack([np.broadcast_to(c, per_read) for c in channels]).ravel().tolist(), 0, 0
 
     def stream_stop(self) -> None:
         with self.world.lock:
