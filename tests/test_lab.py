@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,7 +34,7 @@ from typing import Any
 import pytest
 
 from rig.lab.coordinator import local_coordinator, simulated_racks
-from rig.lab.places import LabClient, LabError, parse_places, parse_reservations, parse_tags, stale_owner
+from rig.lab.places import LabClient, LabError, parse_tags, stale_owner
 from rig.lab.shard import RackScheduling, group_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -361,6 +362,24 @@ def test_sigterm_releases_every_rack_after_leaving_it_safe(lab: Lab) -> None:
     until(lambda: not lab.left_running(), 10, "every worker gone")
 
 
+def test_sigterm_while_waiting_for_a_rack_cancels_the_reservations(lab: Lab) -> None:
+    other = LabClient(lab.address, user="someone:1")
+    for place in RACKS:  # every rack taken by someone else
+        other.acquire(place)
+    try:
+        run = lab.start("waiting", [PLAN], 2)
+        until(lambda: "waiting for a free rack" in lab.output("waiting") or run.poll() is not None, 60,
+              "the run waits for a free rack")
+        assert len(LabClient(lab.address).reservations()) == 2
+        os.kill(run.pid, signal.SIGTERM)
+        assert run.wait(timeout=30) == 2, lab.output("waiting")
+        assert LabClient(lab.address).reservations() == {}
+        assert lab.left_running() == []
+    finally:
+        for place in RACKS:
+            other.release(place)
+
+
 def test_a_rack_that_breaks_after_the_others_finished_hands_its_tests_to_a_finished_rack(lab: Lab) -> None:
     """The end of a night: the other rack has run its last group and its worker was told to finish when this one
     breaks; a new worker is started on the finished rack for what is left. (The breaking test waits until the
@@ -392,16 +411,13 @@ def test_a_run_that_finds_no_matching_place_says_so_in_one_line(coordinator: str
 # -- shapes, without processes ----------------------------------------------------------------------------------
 
 
-def test_place_and_reservation_listings_are_read() -> None:
-    places = parse_places("Place 'sim-a':\n  tags: kind=sim, rack=/x/sim-a.toml\n  matches:\n  acquired: vm/ci:42\n"
-                          "  acquired resources:\nPlace 'sim-b':\n  tags: \n  acquired: None\n")
-    assert places["sim-a"].tags == {"kind": "sim", "rack": "/x/sim-a.toml"} and places["sim-a"].acquired == "vm/ci:42"
-    assert places["sim-b"].tags == {} and places["sim-b"].acquired is None
-    res = parse_reservations("Reservation 'AB12':\n  owner: vm/ci:42\n  token: AB12\n  state: allocated\n"
-                             "  filters:\n    main: kind=sim\n  allocations:\n    main: sim-a\n"
-                             "Reservation 'CD34':\n  state: waiting\n  filters:\n    main: kind=sim\n")
-    assert res["AB12"].state == "allocated" and res["AB12"].place == "sim-a"
-    assert res["CD34"].state == "waiting" and res["CD34"].place is None
+def test_a_coordinator_that_does_not_answer_is_one_line_naming_it() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(LabError) as err:
+        LabClient(address, timeout_s=20).places()
+    assert str(err.value).startswith(f"listing the places (coordinator {address}): ") and "\n" not in str(err.value)
 
 
 def test_tags_are_checked_whole() -> None:
