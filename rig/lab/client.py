@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -59,8 +61,28 @@ class Reservation:
     """`host/user` of the run that made it."""
 
 
+THREAD = "rig-lab-client"
+
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
+
+
+class _SessionLog(logging.Filter):
+    """labgrid's client logs why a session ended (the coordinator unreachable...) on the root logger; the rig says
+    it in its own one-line error instead, so the record is kept here rather than printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.threadName == THREAD and Path(record.pathname).parts[-3:] == ("labgrid", "remote", "client.py")
+        if ours:
+            self.last = record.getMessage()
+        return not ours
+
+
+_session_log = _SessionLog()
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -68,8 +90,9 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     global _loop
     with _loop_lock:
         if _loop is None:
+            logging.getLogger().addFilter(_session_log)
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="rig-lab-client", daemon=True).start()
+            threading.Thread(target=loop.run_forever, name=THREAD, daemon=True).start()
             _loop = loop
         return _loop
 
@@ -125,7 +148,9 @@ class LabClient:
                 await session.close()
 
         limit = self.timeout_s if timeout_s is not None and timeout_s < 0 else timeout_s
-        future: Future[_T] = asyncio.run_coroutine_threadsafe(session_work(), _event_loop())
+        loop = _event_loop()
+        _session_log.last = ""
+        future: Future[_T] = asyncio.run_coroutine_threadsafe(session_work(), loop)
         try:
             while True:
                 try:
@@ -137,7 +162,8 @@ class LabClient:
         except lg.grpc.aio.AioRpcError as exc:
             raise LabError(f"{what} (coordinator {self.coordinator}): {exc.details() or exc.code().name}") from None
         except lg.Error as exc:
-            raise LabError(f"{what} (coordinator {self.coordinator}): {exc}") from None
+            why = _session_log.last or " ".join(map(str, exc.args))
+            raise LabError(f"{what} (coordinator {self.coordinator}): {' '.join(why.split())}") from None
         finally:
             future.cancel()  # an interrupted call stops here (it has nothing to undo: the run's release follows)
 
