@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from safety_harness import ROOT, junit_cases, run_split
+from reference_night import PASSWORD, reference_night
+from safety_harness import ROOT, junit_cases
 
 from rig import secrets
 from rig.budgets import load_manifest
@@ -25,9 +26,6 @@ from rig.config import load_rack
 from rig.instruments.errors import InstrumentTimeout
 from rig.rack import open_rack
 from rig.trace import read_trace
-
-PASSWORD = "c0rrect h0rse-Battery'staple\\"
-"""Spaces, a quote and a backslash: it must survive the console and be caught in its escaped spellings too."""
 
 
 @pytest.fixture(autouse=True)
@@ -160,17 +158,10 @@ def test_the_firmware_refuses_to_form_a_network_without_passwords(tmp_path: Path
 # -- a whole night --------------------------------------------------------------------------------------------------
 
 
-def test_a_nightly_run_leaves_no_copy_of_the_password(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    plans = [*sorted((ROOT / "testplans").glob("test_*.py")), ROOT / "tests/safety_plans/plan_secret_faults.py"]
-    # the whole nightly, in two processes at once to use both cores; trace plots are drawn for failed tests only
-    runs = run_split(reports, plans, "--showlocals", "--tb=long", "--log-level=DEBUG", "--campaign-size=1",
-                     "--plots=failed", "--outcomes={out}/outcomes.jsonl", env={"RIG_WIFI_PASSWORD": PASSWORD})
-    cases: dict[str, str] = {}
-    for out, proc in runs:
-        assert (out / "junit.xml").exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-        cases.update(junit_cases(out / "junit.xml"))
-    stdout = "\n".join(proc.stdout + proc.stderr for _, proc in runs)
+def test_a_nightly_run_leaves_no_copy_of_the_password(tmp_path_factory: pytest.TempPathFactory) -> None:
+    night = reference_night(tmp_path_factory)  # shared with test_teeth.py: the whole night, once per make test
+    reports, stdout = night.reports, night.output
+    cases = junit_cases(reports / "junit.xml")
     assert len(cases) > 100, stdout[-3000:]
     # the plans where things went wrong with the password in flight did go wrong, as intended
     assert cases["test_console_goes_silent_while_pairing"] == "error"

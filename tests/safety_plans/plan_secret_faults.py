@@ -28,15 +28,22 @@ class _Wrap:
         return self.device.handle(line)  # type: ignore[attr-defined]
 
 
-def test_console_goes_silent_while_pairing(rack: Rack) -> None:
+def wrap_console(rack: Rack, request: pytest.FixtureRequest, reply: object) -> None:
+    """wc1's console answers `gpm pair` with `reply(line)` for this test; the run's rack serves the next test, so
+    the console is given back as it was when the test ends."""
     server = rack.sim.servers[rack.units["wc1"].console]
-    server.device = _Wrap(server.device, lambda line: None)
+    device = server.device
+    server.device = _Wrap(device, reply)
+    request.addfinalizer(lambda: setattr(server, "device", device))
+
+
+def test_console_goes_silent_while_pairing(rack: Rack, request: pytest.FixtureRequest) -> None:
+    wrap_console(rack, request, lambda line: None)
     rack.commission("wc1", ["wc2"], 60)
 
 
-def test_firmware_echoes_the_password_in_its_refusal(rack: Rack) -> None:
-    server = rack.sim.servers[rack.units["wc1"].console]
-    server.device = _Wrap(server.device, lambda line: f"ERR cannot join with {line}\r\nwc> ")
+def test_firmware_echoes_the_password_in_its_refusal(rack: Rack, request: pytest.FixtureRequest) -> None:
+    wrap_console(rack, request, lambda line: f"ERR cannot join with {line}\r\nwc> ")
     rack.commission("wc1", ["wc2"], 60)
 
 
