@@ -7,6 +7,7 @@ night never starts on a rack that cannot be what the file says.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import tomllib
@@ -368,7 +369,7 @@ class Unit(Strict):
         """The unit's loads, one or several in parallel."""
         return [self.load] if isinstance(self.load, str) else list(self.load)
 
-    @property
+    @functools.cached_property
     def capability_a(self) -> float:
         """What this unit may deliver at most: its setting, else its breaker's maximum output."""
         if self.max_output_a is not None:

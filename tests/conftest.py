@@ -38,3 +38,15 @@ def serve() -> Iterator[Callable[..., LineServer]]:
             server.stop()
         except OSError:
             pass
+
+
+HEAVY_FIRST = ["test_reference_night.py", "test_teeth_correct_timing.py", "test_teeth_correct_policy.py",
+               "test_lab.py", "test_fault_injection.py", "test_teeth_faulty.py", "test_gate.py", "test_run_record.py",
+               "test_sigkill.py"]
+"""The files that run whole plans in subprocesses, longest first: `make test` hands files to its two workers in
+collection order, so the long ones start at once instead of last."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -9,12 +9,15 @@ directory the workers share and the others wait for its result (a file lock, the
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -23,6 +26,12 @@ PASSWORD = "c0rrect h0rse-Battery'staple\\"
 """Spaces, a quote and a backslash: it must survive the console and be caught in its escaped spellings too."""
 SECRET_PLAN = "tests/safety_plans/plan_secret_faults.py"
 SOAK_HOURS = "1"
+
+
+def spellings(secret: str) -> list[str]:
+    """The ways a secret may be written: as is, escaped by repr and JSON, URL-quoted, in base64."""
+    return [secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret), quote(secret, safe=""),
+            base64.b64encode(secret.encode()).decode()]
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ def _run(out: Path) -> str:
            "no:cacheprovider", "--no-live", f"--soak-hours={SOAK_HOURS}", "--campaign-size=3", "--showlocals",
            "--tb=long", "--log-level=DEBUG", "--plots=failed", f"--alluredir={out / 'allure-results'}",
            f"--junitxml={out / 'junit.xml'}", f"--trace-dir={out / 'traces'}", f"--outcomes={out / 'outcomes.jsonl'}"]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "RIG_WIFI_PASSWORD": PASSWORD, "RIG_PROBE_DIR": str(out)}
+    env = {**os.environ, "RIG_WIFI_PASSWORD": PASSWORD, "RIG_PROBE_DIR": str(out)}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env)
     return proc.stdout + proc.stderr
 

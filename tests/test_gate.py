@@ -19,7 +19,9 @@ import pytest
 from rig.gate import INCOMPLETE, judge
 
 ROOT = Path(__file__).resolve().parents[1]
-REMOVAL_PLAN = "testplans/test_removal_6a.py"
+REMOVAL = "testplans/test_removal_6a.py::test_removed_unit_holds_6a_until_breaker_cycle"
+REMOVAL_PLAN = [f"{REMOVAL}[{s}]" for s in ("2u-alone", "2u-shared", "3u-busy", "4u-mixed", "6u-last")]
+"""Five removal scenarios (the 900 s hold is left to the nightly: it adds nothing to what the gate is shown to do)."""
 BROKEN_PLAN = "tests/gate_plans/plan_analyzer_goes_wrong.py"
 
 
@@ -37,7 +39,7 @@ def gate(tmp: Path, manifest: str, *plans: str, tier: str = "all") -> tuple[int,
 
 
 def test_reference_firmware_passes(tmp_path: Path) -> None:
-    code, g, out = gate(tmp_path, "firmware_under_test/manifests/reference.toml", REMOVAL_PLAN)
+    code, g, out = gate(tmp_path, "firmware_under_test/manifests/reference.toml", *REMOVAL_PLAN)
     assert code == 0, out[-3000:]
     assert g["verdict"] == "pass" and g["exit_code"] == 0
     assert g["version_check"]["ok"] and set(g["firmware_versions"].values()) == {"24.44.0"}
@@ -61,7 +63,7 @@ def test_the_gate_runs_the_gate_tier_by_default(tmp_path: Path) -> None:
 
 
 def test_faulty_build_fails_on_its_check(tmp_path: Path) -> None:
-    code, g, out = gate(tmp_path, "firmware_under_test/manifests/faulty-removal-full-current.toml", REMOVAL_PLAN)
+    code, g, out = gate(tmp_path, "firmware_under_test/manifests/faulty-removal-full-current.toml", *REMOVAL_PLAN)
     assert code == 1, out[-3000:]
     assert g["verdict"] == "fail" and "removal hold" in g["reason"]
     assert g["firmware_model"] == "firmware_under_test.models.faulty:RemovalKeepsFullCurrent"

@@ -1,24 +1,21 @@
 """The units' Wi-Fi passwords: where they come from, that commissioning uses them, and that no copy of one
 reaches a report, a log, a trace or an error message.
 
-The end-to-end test runs the full nightly plans (`pytest testplans`, as `make nightly` does) with a password in
-the environment, plus plans where things go wrong while the password is in flight, then searches every file the
-run wrote under its reports directory for the password in any spelling.
+The end-to-end test (tests/test_reference_night.py) runs the plans with a password in the environment, plus plans
+where things go wrong while the password is in flight, then searches every file the run wrote for the password in
+any spelling.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from reference_night import PASSWORD, reference_night
-from safety_harness import ROOT, junit_cases
+from reference_night import PASSWORD, spellings
+from safety_harness import ROOT
 
 from rig import secrets
 from rig.budgets import load_manifest
@@ -33,11 +30,6 @@ def fresh_registry() -> Iterator[None]:
     secrets.forget_all()
     yield
     secrets.forget_all()
-
-
-def spellings(secret: str) -> list[str]:
-    return [secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret), quote(secret, safe=""),
-            base64.b64encode(secret.encode()).decode()]
 
 
 # -- where passwords come from -----------------------------------------------------------------------------------
@@ -153,28 +145,3 @@ def test_the_firmware_refuses_to_form_a_network_without_passwords(tmp_path: Path
     with open_rack(config, manifest, tmp_path / "traces" / "t.jsonl") as rack:
         assert rack.console("wc1", "gpm form wc2") == "ERR no Wi-Fi password for wc2"
         assert rack.console("wc1", "gpm pair wc2 short") == "ERR a WPA2 password has 8 to 63 characters"
-
-
-# -- a whole night --------------------------------------------------------------------------------------------------
-
-
-def test_a_nightly_run_leaves_no_copy_of_the_password(tmp_path_factory: pytest.TempPathFactory) -> None:
-    night = reference_night(tmp_path_factory)  # shared with test_teeth.py: the whole night, once per make test
-    reports, stdout = night.reports, night.output
-    cases = junit_cases(reports / "junit.xml")
-    assert len(cases) > 100, stdout[-3000:]
-    # the plans where things went wrong with the password in flight did go wrong, as intended
-    assert cases["test_console_goes_silent_while_pairing"] == "error"
-    assert cases["test_firmware_echoes_the_password_in_its_refusal"] == "failure"
-    assert cases["test_a_careless_plan_prints_and_logs_the_password"] == "failure"
-    assert "gpm pair wc2 ********" in stdout  # the console traceback was shown, redacted
-    found = []
-    for path in [p for p in reports.rglob("*") if p.is_file()]:
-        data = path.read_bytes()
-        found += [(str(path.relative_to(reports)), form) for form in spellings(PASSWORD) if form.encode() in data]
-    assert not found, found
-    for form in spellings(PASSWORD):
-        assert form not in stdout, form
-    assert "SECRET LEAK" not in stdout  # nothing had to be scrubbed after the fact
-    files = sum(1 for p in reports.rglob("*") if p.is_file())
-    assert files > 300, files  # the run really wrote its reports there: traces, Allure results, JUnit

@@ -9,6 +9,7 @@ threads.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
@@ -129,7 +130,7 @@ class SimUnit:
             return sum(load.sink() for load in self.sinks)
         return self.load_setpoint_a if self.load_on else 0.0
 
-    @property
+    @functools.cached_property
     def line_v(self) -> float:
         """The supply voltage at the unit (the rack file's `supply_v`): what the loads sink power from."""
         return float(getattr(self.world.rack, "supply_v", 240.0))

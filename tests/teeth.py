@@ -1,14 +1,17 @@
-"""The checks have teeth: each faulty firmware model is caught by the rule meant for it, in the plan meant for
-it, and for no reason beyond the checks its one bug also breaks; the correct models (the reference, builds that
-are slow or eager within every budget, coarse PWMs, other sharing policies) pass the plans where they differ.
+"""What the teeth tests share (tests/test_teeth_*.py, tests/test_reference_night.py): runs of the plans against a
+firmware model in a subprocess, read back from their JUnit XML, and which models are judged where.
+
+The checks have teeth: each faulty firmware model is caught by the rule meant for it, in the plan meant for it,
+and for no reason beyond the checks its one bug also breaks; the correct models (the reference, builds that are
+slow or eager within every budget, coarse PWMs, other sharing policies) pass the plans where they differ.
 
 Each run is a real `pytest testplans/...` in a subprocess against the simulated rack, with the model named on the
 command line exactly as an engineer would try it; the JUnit XML says which tests failed, which checks failed and
 which rules fired (every violation names its rule id). To stay cheap, a faulty model runs only the scenarios meant
 to catch it (all of them one after the other in one process, tests/teeth_batch.py, which imports the rig once), a
-sharing policy only the plans where policy matters, and the soak is shortened (`--soak-hours`); the runs are
-independent, so `pytest -n 2` (pytest-xdist) spreads them over the cores. `reference_night` runs
-the reference's whole night once per session, for any test that needs one.
+correct model only the plans where it differs from the reference (the nightly's seeds), the soak is shortened
+(`--soak-hours`), and the reference's whole night runs once (tests/reference_night.py). The files are split so that
+`make test`'s two workers share them.
 """
 
 from __future__ import annotations
@@ -18,19 +21,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
-from reference_night import reference_night as shared_night
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = "firmware_under_test.models"
 SOAK_HOURS = "1"
 """The soak's rack time in the rig's own tests: an hour of random traffic and faults (eight in the nightly)."""
-ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+ENV = dict(os.environ)
 
 @dataclass(frozen=True)
 class Run:
@@ -129,32 +128,6 @@ CORRECT: dict[str, tuple[list[str], str | None]] = {
 the 8-bit builds with the soak too). `make nightly --firmware-model ...` runs any of them on every plan."""
 
 
-@pytest.fixture(scope="session")
-def reference_night(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """The reference firmware's whole night (tests/reference_night.py, shared with tests/test_secrets.py): every
-    plan but the weekend's further seeds, the soak an hour long, three campaign scenarios."""
-    night = shared_night(tmp_path_factory)
-    return read_junit(night.reports / "junit.xml", night.output, ignore="plan_secret_faults")
-
-
-def test_the_reference_passes_every_plan(reference_night: Run) -> None:
-    failed = {k: (v or "").splitlines()[:4] for k, v in reference_night.failed.items()}
-    assert not failed, f"the reference failed: {failed}"
-    assert len(reference_night.results) >= 120
-    assert any("test_soak" in k and "eight-hours" in k for k in reference_night.results), "the soak did not run"
-
-
-@pytest.mark.parametrize("model", CORRECT)
-def test_a_correct_firmware_passes(tmp_path: Path, model: str) -> None:
-    plans, deselect = CORRECT[model]
-    args = [*plans, "-m", "not weekend"] + (["-k", deselect] if deselect else [])
-    run = run_plans(tmp_path, model, *args)
-    failed = {k: (v or "").splitlines()[:4] for k, v in run.failed.items()}
-    assert not failed, f"a correct firmware failed: {failed}"
-    if SOAK in plans:
-        assert any("test_soak" in k for k in run.results), "the soak did not run"
-
-
 # -- the faulty models ----------------------------------------------------------------------------------------
 
 
@@ -218,57 +191,3 @@ CAUGHT_BY: dict[str, Caught] = {
     "WastesHeadroom": Caught("test_sharing_by_demand.py", "4u-one-car", "sharing", "sharing.unused"),
     "ReallocatesLate": Caught("test_sharing_by_demand.py", "3u-under-mixed", "sharing", "sharing.demand-unmet"),
 }
-
-
-@pytest.fixture(scope="session")
-def faulty_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Every faulty model's run against the scenarios meant to catch it, all in one subprocess (about 20 s), once
-    per pytest run: under pytest-xdist the first worker to need it runs the batch in the directory the workers
-    share and the others read its results."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    tmp = shared / "faulty"
-    tmp.mkdir(exist_ok=True)
-    done = tmp / "done"
-    runs = {name: (f"faulty:{name}", [f"testplans/{c.plan}", *c.args] + (["-k", c.k] if c.k else []))
-            for name, c in CAUGHT_BY.items()}
-    try:
-        os.close(os.open(tmp / "lock", os.O_CREAT | os.O_EXCL))
-    except FileExistsError:  # another worker runs the batch: wait for it (a test may wait; rig/ may not)
-        deadline = time.monotonic() + 900
-        while not done.exists():
-            assert time.monotonic() < deadline, "the faulty models' batch did not finish in 15 min"
-            time.sleep(0.5)
-        output = done.read_text(encoding="utf-8")
-        return {name: read_junit(tmp / name / "junit.xml", output) for name in runs}
-    try:
-        results = run_batch(tmp, runs)
-    finally:
-        done.write_text("the batch has run\n", encoding="utf-8")
-    return results
-
-
-@pytest.mark.parametrize("name", CAUGHT_BY)
-def test_a_faulty_firmware_is_caught_by_the_rule_meant_for_it(faulty_runs: dict[str, Run], name: str) -> None:
-    c = CAUGHT_BY[name]
-    run = faulty_runs[name]
-    caught = [k for k, v in run.failed.items() if c.check in failed_checks(v) and c.rule in fired_rules(v)]
-    assert caught, (f"{name} was not caught by {c.rule} in {c.plan} -k {c.k!r}; failures: "
-                    f"{ {k: sorted(fired_rules(v)) or v.splitlines()[:2] for k, v in run.failed.items()} }")
-    allowed = {c.check, *c.also}
-    wrong = {k: sorted(failed_checks(v)) or v.splitlines()[:2] for k, v in run.failed.items()
-             if not failed_checks(v) or failed_checks(v) - allowed}
-    assert not wrong, f"{name} failed for another reason than {sorted(allowed)}: {wrong}"
-
-
-def test_a_policy_option_holds_a_build_to_the_policy(tmp_path: Path) -> None:
-    """NoSixAmpFloor leaves a waiting vehicle without any offer. The seeds promise no such floor per vehicle (6 A
-    per unit is the network limit's minimum), so by outcome it is judged only on the current it wastes, which one
-    starved unit (under 6 A) never makes exceed the utilisation allowance; a manifest that holds builds to the
-    6 A floor (a policy option) catches it by that rule."""
-    manifest = ROOT / "firmware_under_test" / "manifests" / "reference-6a-floor-policy.toml"
-    run = run_plans(tmp_path, "faulty:NoSixAmpFloor", "testplans/test_sharing_by_demand.py",
-                    "-k", "6u-finish-and-return", f"--manifest={manifest}")
-    rules = set().union(*(fired_rules(v) for v in run.failed.values()))
-    assert "sharing.under-6a" in rules, run.failed

@@ -1,0 +1,23 @@
+"""Correct firmware that shares by another policy, or has an 8-bit PWM, passes the plans where it differs from the
+reference (tests/teeth.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from teeth import CORRECT, SOAK, run_plans
+
+MODELS = ["correct:EightBitPwm", "alternatives:ProportionalSharing", "alternatives:FirstComeFirstServed",
+          "alternatives:StrictQueue"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_correct_firmware_passes(tmp_path: Path, model: str) -> None:
+    plans, deselect = CORRECT[model]
+    args = [*plans, "-m", "not weekend"] + (["-k", deselect] if deselect else [])
+    run = run_plans(tmp_path, model, *args)
+    failed = {k: (v or "").splitlines()[:4] for k, v in run.failed.items()}
+    assert not failed, f"a correct firmware failed: {failed}"
+    if SOAK in plans:
+        assert any("test_soak" in k for k in run.results), "the soak did not run"
