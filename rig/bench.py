@@ -27,7 +27,7 @@ from pathlib import Path
 from rig.budgets import load_manifest
 from rig.config import load_rack
 from rig.rack import open_rack
-from rig.tiers import Allowances, Measured, estimate
+from rig.tiers import CAMPAIGN_SIZE, Allowances, Measured, estimate
 
 
 def tier_times(rack_file: str, tier: str = "weekend") -> tuple[dict[str, Measured], float]:
@@ -43,8 +43,8 @@ def tier_times(rack_file: str, tier: str = "weekend") -> tuple[dict[str, Measure
         if proc.returncode not in (0, 1) or not times.exists():
             raise SystemExit(f"bench: the plans did not run: {proc.stdout[-400:]}{proc.stderr[-400:]}")
         records = [json.loads(line) for line in times.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {r["test"]: Measured(r["rack_s"], r["commissioning_s"], r["commissionings"], r["power_cycles"])
-            for r in records}, wall
+    return {r["test"]: Measured(r["rack_s"], r["commissioning_s"], r["commissionings"], r["power_cycles"],
+                                r.get("scenarios", 0)) for r in records}, wall
 
 
 def sample_cost(rack_file: str, ticks: int = 2000) -> float:
@@ -74,8 +74,8 @@ def main() -> None:
     measured, wall = tier_times(args.rack)
     for tier in ("gate", "nightly", "weekend"):
         items = [i for i in collect(tier, args.rack, ["testplans"]) if i["skipped"] is None]
-        est = estimate([i["test"] for i in items], measured, len({i["network"] for i in items if i["network"]}),
-                       allow)
+        est = estimate([i["test"] for i in items if i["uses_rack"]], measured,
+                       len({i["network"] for i in items if i["network"]}), allow, CAMPAIGN_SIZE[tier])
         print(f"rack_time_{tier}_h: {est.rack_s / 3600:.2f}")
         print(f"rack_time_{tier}_real_h: {est.real_s / 3600:.2f}")
         print(f"tests_{tier}: {est.tests}")

@@ -22,7 +22,16 @@ from typing import Any
 
 from rig.budgets import load_manifest
 from rig.config import load_rack
-from rig.tiers import LIMIT_H, RACK_TIME_FILE, TIERS, Allowances, estimate, load_rack_times, save_rack_times
+from rig.tiers import (
+    CAMPAIGN_SIZE,
+    LIMIT_H,
+    RACK_TIME_FILE,
+    TIERS,
+    Allowances,
+    estimate,
+    load_rack_times,
+    save_rack_times,
+)
 
 SIM_RACK = "racks/sim-6.toml"
 
@@ -53,6 +62,7 @@ class _Grab:
             skip = item.get_closest_marker("skip")
             self.items.append({
                 "test": item.nodeid,
+                "uses_rack": "rack" in getattr(item, "fixturenames", ()),
                 "network": networks.group_key(item) if networks.declared(item) else None,
                 "changes": list(networks.changes(item)),
                 "skipped": skip.kwargs.get("reason", "") if skip is not None else None,
@@ -96,8 +106,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             save_rack_times(records, Path(args.times))
         from rig.tiers import Measured
 
-        times = {r["test"]: Measured(r["rack_s"], r["commissioning_s"], r["commissionings"], r["power_cycles"])
-                 for r in records}
+        times = {r["test"]: Measured(r["rack_s"], r["commissioning_s"], r["commissionings"], r["power_cycles"],
+                                     r.get("scenarios", 0)) for r in records}
         source = f"measured now on {SIM_RACK}" + (f", saved to {args.times}" if args.save else "")
     else:
         times = load_rack_times(Path(args.times))
@@ -105,7 +115,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     networks = len({i["network"] for i in runnable if i["network"]})
     method = rack.commissioning.method
     allow = Allowances.of(manifest.budgets, method)
-    est = estimate([i["test"] for i in runnable], times, networks, allow)
+    est = estimate([i["test"] for i in runnable if i["uses_rack"]], times, networks, allow, CAMPAIGN_SIZE[args.tier])
     if args.json:
         print(json.dumps({"tier": args.tier, "rack": rack.name, "commissioning": method, **est.as_dict(),
                           "tests_listed": [{**i, "rack_s": getattr(times.get(i["test"]), "rack_s", None)}
@@ -116,11 +126,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     width = max((len(i["test"]) for i in items), default=10)
     for i in items:
         m = times.get(i["test"])
+        m = m.scaled(CAMPAIGN_SIZE[args.tier]) if m is not None else None
         took = "skipped: " + i["skipped"] if i["skipped"] is not None else (
-            f"{m.rack_s / 60:6.1f} min" if m is not None else "not measured")
+            "no rack" if not i["uses_rack"] else f"{m.rack_s / 60:6.1f} min" if m is not None else "not measured")
         print(f"  {i['test']:<{width}}  {i['network'] or '-':<22} {took}")
-    print(f"{est.tests} test(s) to run, {len(items) - len(runnable)} skipped on this rack; "
-          f"{networks} network configuration(s)")
+    print(f"{len(runnable)} test(s) to run ({est.tests} on the rack), {len(items) - len(runnable)} skipped on this "
+          f"rack; {networks} network configuration(s)")
     print(f"rack time: {est.rack_s / 3600:.2f} h ({source})")
     print(f"real rack estimate: {est.real_s / 3600:.2f} h (each commissioning {allow.commissioning_s:.0f} s, each "
           f"power cycle {allow.reboot_s:.0f} s more than simulated; from reboot_s={manifest.budgets.reboot_s:g})")

@@ -28,10 +28,11 @@ from typing import Any
 from rig.budgets import Budgets
 
 TIERS = ("gate", "nightly", "weekend", "soak")
-CAMPAIGN_SIZE = {"gate": 3, "nightly": 15, "weekend": 300, "soak": 0}
-"""Scenarios the randomised campaign draws in each tier (unless --campaign-size says otherwise)."""
+CAMPAIGN_SIZE = {"gate": 1, "nightly": 15, "weekend": 300, "soak": 0}
+"""Scenarios the randomised campaign draws in each tier (unless --campaign-size says otherwise), besides its fixed
+examples (testplans/test_campaign.py EXAMPLES), which run in every tier."""
 SOAK_HOURS = 8.0
-"""Hours of rack time of the soak (unless --soak-hours says otherwise); the gate and the nightly run its ten-minute
+"""Hours of rack time of the soak (unless --soak-hours says otherwise); the gate and the nightly run its six-minute
 form instead (testplans/test_soak.py)."""
 LIMIT_H = {"gate": 1.0, "nightly": 8.0}
 """What a tier may take: the gate one hour of rack time (1.5 h estimated on a real rack), the nightly eight hours
@@ -61,6 +62,17 @@ class Measured:
     commissioning_s: float = 0.0
     commissionings: int = 0
     power_cycles: int = 0
+    scenarios: int = 0
+    """For a generated campaign: how many scenarios it drew beyond its fixed examples (its rack time is scaled to
+    the tier's campaign size)."""
+
+    def scaled(self, scenarios: int | None) -> Measured:
+        """This test's figures for a campaign of `scenarios` drawn scenarios (itself when it is not a campaign)."""
+        if not self.scenarios or scenarios is None:
+            return self
+        k = scenarios / self.scenarios
+        return Measured(self.rack_s * k, self.commissioning_s * k, round(self.commissionings * k),
+                        round(self.power_cycles * k), scenarios)
 
 
 @dataclass
@@ -96,7 +108,8 @@ class Estimate:
                 "unmeasured": self.unmeasured}
 
 
-def estimate(tests: list[str], measured: dict[str, Measured], networks: int, allow: Allowances) -> Estimate:
+def estimate(tests: list[str], measured: dict[str, Measured], networks: int, allow: Allowances,
+             campaign_size: int | None = None) -> Estimate:
     """Rack time of these tests (simulated), and a real rack's: each test's own time, with its commissioning
     replaced by one allowance per commissioning and each power cycle given its reboot allowance. A run that sets
     each network up once needs `networks` commissionings at least; a test that commissions more (it changed the
@@ -108,6 +121,7 @@ def estimate(tests: list[str], measured: dict[str, Measured], networks: int, all
         if m is None:
             e.unmeasured.append(test)
             continue
+        m = m.scaled(campaign_size)
         e.rack_s += m.rack_s
         e.real_s += m.rack_s - m.commissioning_s + m.power_cycles * allow.reboot_s
         extra_commissionings += m.commissionings
@@ -124,8 +138,8 @@ def load_rack_times(path: Path = RACK_TIME_FILE) -> dict[str, Measured]:
 
 def save_rack_times(records: list[dict[str, Any]], path: Path = RACK_TIME_FILE, note: str = "") -> None:
     """Write measured rack times (the JSON lines a run wrote with --rack-times) as the table `rig plan` reads."""
-    tests = {r["test"]: {k: r[k] for k in ("rack_s", "commissioning_s", "commissionings", "power_cycles")}
-             for r in records}
+    tests = {r["test"]: {k: r[k] for k in ("rack_s", "commissioning_s", "commissionings", "power_cycles", "scenarios")
+                         if r.get(k)} for r in records}
     body = {"about": "Rack time of each test on the simulated rack, written by `make rack-time`; read by `rig plan`."
                      + (f" {note}" if note else ""), "tests": dict(sorted(tests.items()))}
     path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")

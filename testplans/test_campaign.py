@@ -168,7 +168,7 @@ def judge(rack: Rack, scenario: Scenario, trace: Path, listing: list[str]) -> No
 @pytest.mark.gate
 @pytest.mark.reconfigures("commission")
 def test_random_scenarios_keep_every_invariant(pytestconfig: pytest.Config, rig_settings: RigSettings,
-                                              rack: Rack) -> None:
+                                              rack: Rack, request: pytest.FixtureRequest) -> None:
     listing: list[str] = []
     count = [0]
 
@@ -185,3 +185,5 @@ def test_random_scenarios_keep_every_invariant(pytestconfig: pytest.Config, rig_
         campaign()
     finally:
         allure.attach("\n".join(listing), "campaign checks", allure.attachment_type.TEXT)
+        # its rack time grows with the tier's campaign size: rig plan scales it by the scenarios drawn
+        request.node.user_properties.append(("scenarios", count[0] - len(EXAMPLES)))

@@ -50,7 +50,7 @@ def test_no_unit_is_offered_more_than_its_own_maximum(rack: Rack, limit: float) 
     expect_all(rack, capability, sharing, network_limit)
 
 
-@pytest.mark.parametrize("limit", example([100, 151], gate=100))
+@pytest.mark.parametrize("limit", example([100, 151]))
 def test_fair_limit_of_the_20a_unit_is_bounded_by_its_16a(rack: Rack, limit: float) -> None:
     units = members(rack)
     assert rack.fair_limit(units[3]) == 16.0 < limit / 4

@@ -26,19 +26,19 @@ from plan_support import (
 from rig.fixtures.tiers import soak_hours
 from rig.rack import Rack
 
-SHORT_H = 1 / 6
-"""The soak's short form, ten minutes in the gate and the nightly: the same traffic and faults, closer together."""
+SHORT_H = 0.1
+"""The soak's short form, six minutes in the gate and the nightly: the same traffic and faults, closer together."""
 
 
 @pytest.mark.network(6, 120)
-@pytest.mark.parametrize("length", [pytest.param("ten-minutes", marks=pytest.mark.gate),
+@pytest.mark.parametrize("length", [pytest.param("six-minutes", marks=pytest.mark.gate),
                                     pytest.param("eight-hours", marks=pytest.mark.soak)])
 def test_random_traffic_and_faults(rack: Rack, pytestconfig: pytest.Config, length: str) -> None:
-    """Eight hours (`--soak-hours`) in the soak tier, ten minutes with the events closer together in the gate and the
+    """Eight hours (`--soak-hours`) in the soak tier, six minutes with the events closer together in the gate and the
     nightly."""
     rng = random.Random(8)
     units = members(rack)
-    short = length == "ten-minutes"
+    short = length == "six-minutes"
     end = rack.now + (SHORT_H if short else soak_hours(pytestconfig)) * 3600
     pause = (10.0, 90.0) if short else (20.0, 600.0)
     while rack.now < end:
