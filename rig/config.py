@@ -427,7 +427,8 @@ class Commissioning(Strict):
     """How long the rig waits for the operator before the rack is declared unusable (a rig fault)."""
     verify_s: float = Field(default=10.0, ge=0, le=600)
     """After the operator's confirmation, how long the rig watches the pilots with every member's vehicle plugged
-    in: they must add up to no more than the limit and never fall below 6 A."""
+    in: they must add up to no more than the limit and use it as a formed network does (the sharing check's
+    allowance); how the limit is shared among them is the firmware's policy, not judged here."""
 
 
 class Sim(Strict):

@@ -173,6 +173,36 @@ def test_a_timeout_with_an_instrument_reporting_a_problem_is_the_rig_s(opened: A
     assert "the firmware is not judged: load1a: protection tripped: OPP" in str(err.value)
 
 
+def verifier(tmp: Path) -> Any:
+    from rig.commissioning.operator import OperatorCommissioner
+
+    return OperatorCommissioner("file", tmp / "requests", 60, "127.0.0.1:0", "tesla-one", 5.0, say=lambda _: None)
+
+
+def test_verification_refuses_units_that_were_never_networked(opened: Any, tmp_path: Path) -> None:
+    from rig.commissioning.operator import CommissioningNotVerified
+
+    rack = opened
+    plan = plan_for(list(rack.units), 3, 60)  # the operator confirmed, but the three units stayed standalone
+    with pytest.raises(CommissioningNotVerified, match="over the limit 60 A"):
+        verifier(tmp_path).verify(rack, plan)
+    assert not rack.vehicles  # every vehicle unplugged again
+
+
+@pytest.mark.parametrize("model", ["firmware_under_test.models.reference:ReferenceFirmware",
+                                   "firmware_under_test.models.alternatives:StrictQueue"])
+def test_verification_accepts_a_formed_network_whatever_its_sharing_policy(tmp_path: Path, model: str) -> None:
+    data_path = fast_rack(tmp_path)
+    config = load_rack(data_path)
+    config = config.model_copy(update={"sim": config.sim.model_copy(update={"model": model})})
+    manifest = load_manifest(config.firmware.manifest)
+    with open_rack(config, manifest, tmp_path / "traces" / "t.jsonl") as rack:
+        rack.commission("wc1", ["wc2", "wc3"], 60)  # one vehicle after the other, or 6 A floors: both are sharing
+        plan = plan_for(list(rack.units), 3, 60)
+        verifier(tmp_path).verify(rack, plan)
+        assert not rack.vehicles
+
+
 # -- the channels and the steps -----------------------------------------------------------------------------------
 
 

@@ -5,7 +5,8 @@ not configure the network itself. It prints the exact steps (rig/commissioning/s
 operator's confirmation (rig/commissioning/channels.py), and then verifies, without writing anything, what it can
 see: the firmware versions (read from every unit's API before pairing, when the rack was brought up) meet the
 network's requirement, and with every member's vehicle plugged in the pilots add up to no more than the limit and
-never fall below 6 A (or, for a network that is not enabled, offer nothing) for `verify_s`.
+use it as the sharing check asks of a settled network (or, for a network that is not enabled, offer nothing) for
+`verify_s`. How the limit is shared out among the members is the firmware's policy and is not judged here.
 
 What cannot be done unattended (removing a unit, adding one, changing the limit or a setting, enabling, a new
 commissioning inside a test) is refused: a test that needs it declares it (`@pytest.mark.reconfigures`) and is
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rig import gpm
+from rig.checks.sharing import utilisation_allowance
 from rig.commissioning.channels import OperatorError, make_channel
 from rig.commissioning.plan import NetworkPlan
 from rig.commissioning.steps import commissioning_steps, reach_steps
@@ -114,12 +115,14 @@ class OperatorCommissioner:
             if not plan.enabled:
                 on = {u: p for u, p in pilots.items() if p is not None}
                 return f"a network that is not enabled offers a pilot: {on}" if on else None
-            low = {u: p for u, p in pilots.items() if p is None or p < gpm.MIN_AMPS_PER_UNIT - tol}
-            if low:
-                return f"offered under 6 A or nothing: {low}"
             total = sum(p for p in pilots.values() if p is not None)
             if total > plan.limit_a + tol * len(members):
                 return f"pilots add up to {total:.1f} A, over the limit {plan.limit_a:g} A: {pilots}"
+            wanted = sum(plan.output(u, rack.units[u].capability_a) for u in members)
+            floor = min(plan.limit_a, wanted) - utilisation_allowance(rack.budgets, plan.limit_a, len(members))
+            if total < floor:
+                return (f"pilots add up to {total:.1f} A, under the {floor:.1f} A a formed network offers "
+                        f"(limit {plan.limit_a:g} A, {len(members)} vehicles wanting {wanted:g} A): {pilots}")
             return None
 
         budget = rack.budgets.reboot_s + rack.budgets.reallocation_s
