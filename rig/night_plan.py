@@ -24,6 +24,7 @@ from rig.budgets import load_manifest
 from rig.config import load_rack
 from rig.tiers import (
     CAMPAIGN_SIZE,
+    GATE_REAL_LIMIT_H,
     LIMIT_H,
     RACK_TIME_FILE,
     TIERS,
@@ -116,11 +117,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     method = rack.commissioning.method
     allow = Allowances.of(manifest.budgets, method)
     est = estimate([i["test"] for i in runnable if i["uses_rack"]], times, networks, allow, CAMPAIGN_SIZE[args.tier])
+    limit = LIMIT_H.get(args.tier)
+    over = exceeds(args.tier, est.rack_s, est.real_s)
     if args.json:
         print(json.dumps({"tier": args.tier, "rack": rack.name, "commissioning": method, **est.as_dict(),
+                          "limit_h": limit, "limit_exceeded": over,
                           "tests_listed": [{**i, "rack_s": getattr(times.get(i["test"]), "rack_s", None)}
                                            for i in items]}, indent=1))
-        return 0
+        return 1 if over else 0
     kind = "simulated" if rack.simulated else "hardware"
     print(f"rig plan: tier {args.tier} on rack {rack.name} ({args.rack}, {kind}, {method} commissioning)")
     width = max((len(i["test"]) for i in items), default=10)
@@ -138,8 +142,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if est.unmeasured:
         print(f"not measured ({len(est.unmeasured)}): run `make rack-time` or `rig plan --measure`: "
               + ", ".join(est.unmeasured[:5]) + (" ..." if len(est.unmeasured) > 5 else ""))
-    limit = LIMIT_H.get(args.tier)
     if limit is not None:
-        over = est.rack_s / 3600 > limit if args.tier == "gate" else est.real_s / 3600 > limit
         print(f"tier limit: {limit:g} h {'EXCEEDED' if over else 'kept'}")
-    return 0
+    return 1 if over else 0
+
+
+def exceeds(tier: str, rack_s: float, real_s: float) -> bool:
+    """Whether a tier's rack time breaks its limit: the gate an hour of rack time and an hour and a half with a
+    real rack's allowances, the nightly eight hours on a real rack; the weekend and the soak have none."""
+    limit = LIMIT_H.get(tier)
+    if limit is None:
+        return False
+    if tier == "gate":
+        return rack_s / 3600 > limit or real_s / 3600 > GATE_REAL_LIMIT_H
+    return real_s / 3600 > limit

@@ -37,6 +37,8 @@ form instead (testplans/test_soak.py)."""
 LIMIT_H = {"gate": 1.0, "nightly": 8.0}
 """What a tier may take: the gate one hour of rack time (1.5 h estimated on a real rack), the nightly eight hours
 on one real rack, estimate included."""
+GATE_REAL_LIMIT_H = 1.5
+"""The gate's limit on a real rack, its allowances for commissioning and power cycles included."""
 RACK_TIME_FILE = Path("testplans/rack_time.json")
 SIM_BOOT_S = 7.0
 """How long a simulated unit takes from power to its firmware running (rig/sim/world.py BOOT_S plus the reference

@@ -98,3 +98,18 @@ def test_the_real_rack_estimate_replaces_the_simulations_quick_parts_by_the_budg
     assert operator.commissioning_s > allow.commissioning_s  # an operator in the app takes minutes
     campaign = Measured(3000.0, 300.0, 10, 4, scenarios=10)
     assert campaign.scaled(1).rack_s == 300.0 and campaign.scaled(1).commissionings == 1
+
+
+def test_a_tier_over_its_limit_is_refused_with_exit_1(tmp_path: Path) -> None:
+    data = json.loads((ROOT / "testplans" / "rack_time.json").read_text(encoding="utf-8"))
+    for figures in data["tests"].values():
+        figures["rack_s"] *= 3  # as if every test took three times as long
+    slow = tmp_path / "rack_time.json"
+    slow.write_text(json.dumps(data), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "rig.cli", "plan", "--tier", "nightly", "--times", str(slow)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "tier limit: 8 h EXCEEDED" in proc.stdout, proc.stdout[-1000:] + proc.stderr
+    from rig.night_plan import exceeds
+
+    assert exceeds("gate", 3000, 6000) and exceeds("gate", 3700, 4000) and not exceeds("gate", 3000, 4000)
+    assert not exceeds("weekend", 1e6, 1e6)
