@@ -15,9 +15,10 @@
 
 Exit codes:
 
-- **0, pass**: every test that ran passed and nothing was broken. A test its plan skips (a replay helper with
-  nothing to replay, a capability the rack lacks) is listed, not judged; a run where every test is skipped is
-  incomplete.
+- **0, pass**: every test that ran passed and nothing was broken. In the gate tier (the default) every test must
+  have run: one the rack cannot run (a network change an operator-commissioned rack cannot make unattended, more
+  units than the rack has) leaves a seed promise unjudged, so the gate is incomplete. With another tier or
+  `--plans`, a test its plan skips is listed, not judged; a run where every test is skipped is incomplete.
 - **1, fail**: at least one test failed, i.e. a check (or a condition the firmware had to meet in time) found a
   firmware defect. A defect found is a defect, so this holds even if another test was broken; the rig faults
   are listed beside it.
@@ -150,9 +151,11 @@ def read_outcomes(path: Path) -> list[dict[str, Any]]:
 
 
 def judge(outcomes: list[dict[str, Any]], pytest_code: int | None,
-          record: dict[str, Any] | None = None) -> tuple[int, str]:
+          record: dict[str, Any] | None = None, whole_plan: bool = False) -> tuple[int, str]:
     """The exit code and the one-line reason, from the tests' outcomes, pytest's own exit code and the run's
-    record (run.json): a run that ended early is incomplete, whatever its tests said so far."""
+    record (run.json): a run that ended early is incomplete, whatever its tests said so far. With `whole_plan`
+    (the gate tier: every seed promise once), a test the rack could not run leaves a promise unjudged, so the
+    verdict is incomplete rather than pass."""
     counts = Counter(o["outcome"] for o in outcomes)
     if record is not None and runs.ended_early(record):
         failed = f"; {counts['failed']} test(s) had already failed" if counts["failed"] else ""
@@ -172,6 +175,12 @@ def judge(outcomes: list[dict[str, Any]], pytest_code: int | None,
         return INCOMPLETE, f"pytest stopped (exit code {pytest_code}) with {len(outcomes)} test(s) run"
     if not counts["passed"]:
         return INCOMPLETE, f"no test ran: all {len(outcomes)} skipped"
+    if whole_plan and counts["skipped"]:
+        names = [o["test"].split("::")[-1] for o in outcomes if o["outcome"] == "skipped"]
+        why = next((o["message"] for o in outcomes if o["outcome"] == "skipped" and o["message"]), "")
+        return INCOMPLETE, (f"{counts['skipped']} test(s) of the gate tier could not run on this rack, so their "
+                            f"promises are not judged: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+                            + (f" ({why.splitlines()[0][:200]})" if why else ""))
     skipped = f" ({counts['skipped']} skipped by their plans, listed in gate.json)" if counts["skipped"] else ""
     return PASS, f"all {counts['passed']} test(s) that ran passed{skipped}"
 
@@ -298,7 +307,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             g["run"] = {k: record.get(k) for k in ("run", "status", "reason", "planned", "ran", "not_run")}
             g["reports"].update({"run": str(folder.path), "junit": str(folder.junit),
                                  "allure_results": str(folder.allure_results)})
-        code, reason = judge(outcomes, pytest_code, record)
+        code, reason = judge(outcomes, pytest_code, record, whole_plan=args.tier == "gate")
         if code == INCOMPLETE and pytest_code not in (0, 1):
             g["pytest_output_tail"] = tail
         g["counts"] = dict(Counter(o["outcome"] for o in outcomes))

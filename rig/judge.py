@@ -81,6 +81,7 @@ def judge_trace(path: Path, budgets: Budgets) -> Judged:
     entries = trace.header.get("judged") or []
     if not entries:
         return Judged(path, test, "skipped", "no check judged this trace in its run")
+    trace = trace.as_judged()
     tol = float(trace.header.get("measurement_tolerance_a", 0.5))
     result = Judged(path, test, "passed")
     try:

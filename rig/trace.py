@@ -56,6 +56,20 @@ class Trace:
     def end(self) -> float:
         return self.samples[-1].t if self.samples else 0.0
 
+    def as_judged(self) -> Trace:
+        """The part of the trace its test's checks judged: up to `judged_at` (the rack time of the verdicts; in a
+        trace written before it was noted, up to its last safe state, the one at the test's end). After it the rig
+        only tidied up (the safe state, a power-cycled unit's recovery), with no vehicle's demand on record, so
+        judging it would blame the firmware for the rig's housekeeping."""
+        cut = self.header.get("judged_at")
+        if cut is None:
+            cut = max((e.t for e in self.events if e.action == "safe_state"), default=None)
+        if cut is None:
+            return self
+        eps = 1e-6
+        return Trace(self.header, [s for s in self.samples if s.t <= cut + eps],
+                     [e for e in self.events if e.t <= cut + eps])
+
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)

@@ -134,7 +134,8 @@ def judge_trace(rack: Rack) -> tuple[list[checks.Verdict], list[checks.Verdict]]
     t, b, tol = rack.trace, rack.budgets, rack.tolerance_a
     verdicts = [checks.network_limit(t, b, tol), checks.fair_fallback(t, b, tol), checks.reserve_kept(t, b),
                 checks.capability(t, b), checks.sharing(t, b, tol)]
-    rack.writer.note_header(judged=[{**entry, "exercised_only": True} for entry in checks.judged_note(verdicts)])
+    rack.writer.note_header(judged=[{**entry, "exercised_only": True} for entry in checks.judged_note(verdicts)],
+                            judged_at=round(rack.now, 3))
     return [v for v in verdicts if v.exercised], [v for v in verdicts if not v.exercised]
 
 

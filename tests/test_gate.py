@@ -108,6 +108,15 @@ def test_judge(outcomes: list[dict[str, Any]], code: int | None, verdict: int) -
     assert judge(outcomes, code)[0] == verdict
 
 
+def test_a_gate_tier_test_the_rack_cannot_run_leaves_the_gate_incomplete() -> None:
+    outcomes = [{"test": "t.py::test_ok", "outcome": "passed", "checks": [], "message": None},
+                {"test": "t.py::test_removal[6u]", "outcome": "skipped", "checks": [],
+                 "message": "changes the network while it runs (remove), which operator commissioning cannot do"}]
+    code, reason = judge(outcomes, 0, whole_plan=True)
+    assert code == INCOMPLETE and "test_removal[6u]" in reason and "operator commissioning" in reason, reason
+    assert judge(outcomes, 0, whole_plan=False)[0] == 0  # another tier: listed, not judged
+
+
 @pytest.mark.parametrize("status", ["killed", "interrupted", "rack-unusable"])
 def test_a_run_that_ended_early_is_incomplete_even_with_a_failure(status: str) -> None:
     record = {"status": status, "planned": 10, "ran": 3, "not_run": 7, "reason": "SIGTERM received",

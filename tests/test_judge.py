@@ -88,3 +88,27 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
     assert err.count("\n") == 1 and "nowhere" in err
     with pytest.raises(SystemExit):
         main(["judge", str(tmp_path)])
+
+
+@pytest.mark.parametrize("noted", [True, False])
+def test_only_what_the_test_judged_is_judged_again_not_the_safe_state_after_it(tmp_path: Path, capsys,
+                                                                               noted: bool) -> None:
+    """After its verdicts a test's rack goes to its safe state (vehicles unplugged without an unplug event, a
+    power-cycled unit recovering): those samples are the rig's, not a scenario's."""
+    from rig.checks import REGISTRY
+    from rig.trace import read_trace
+
+    b = TraceBuilder(units=("wc1", "wc2")).commission(0.0, 40.0).event(0.0, "plug", "wc1", demand_a=20.0,
+                                                                         response_delay_s=6.0)
+    b.hold(0.0, 120.0, {"wc1": 20.0, "wc2": None}, {"wc1": 19.5})
+    b.event(120.0, "safe_state", problems=[], powered_up=["wc2"])
+    b.hold(120.5, 200.0, {"wc1": None, "wc2": None}, {"wc1": 0.0})
+    b.header["test"] = "testplans/test_sharing_by_demand.py::test_x[a]"
+    if noted:
+        b.header["judged_at"] = 120.0
+    path = b.write(tmp_path / "t.jsonl", judged=[{"check": "sharing"}])
+    whole = read_trace(path)
+    from rig.budgets import Budgets
+
+    assert not REGISTRY["sharing"](whole, Budgets(), 0.5, {}).passed  # the tidy-up judged as a scenario would fail
+    assert main(["judge", str(path), "--manifest", REFERENCE]) == 0, capsys.readouterr().out
