@@ -70,6 +70,8 @@ def test_each_network_is_commissioned_once_until_a_test_changes_it(console_run: 
     assert commission("test_two_units_again")["reused"] is True
     assert commission("test_two_units_removal")["reused"] is True
     assert commission("test_three_units")["network"] == "3u-60A-on"
+    params = {p["name"]: p for p in allure_results(console_run["tmp"] / "results")["test_three_units"]["parameters"]}
+    assert params["network"]["value"] == "'3u-60A-on'" and params["network"]["excluded"] is True  # named in the report
 
 
 def test_versions_and_serials_are_read_before_any_pairing(console_run: dict[str, Any]) -> None:

@@ -78,7 +78,6 @@ def test_rack_budgets_and_firmware_are_parameters_out_of_the_history_id(run: dic
     assert "fallback_s=10" in params["budgets"]["value"] and params["budgets"]["excluded"] is True
     assert params["firmware"]["value"] == "'24.44.0'" and params["firmware"]["excluded"] is True
     assert params["build"]["excluded"] is True
-    assert params["network"]["value"] == "'3u-60A-on'"  # the network the test declared, named in its report
 
 
 def test_every_test_with_a_trace_gets_a_plot(run: dict[str, Any]) -> None:

@@ -427,10 +427,13 @@ class ReferenceFirmware:
         return {p.name: p.alloc for p in members}
 
     def _committed(self, p: Peer) -> float:
-        """The most this member may be offering or drawing right now, as far as the leader can know."""
+        """The most this member may be offering or drawing right now, as far as the leader can know. That
+        includes the last allocation sent to it: a follower whose vehicle left holds it and offers it again the
+        moment a vehicle plugs in, until the lower one the leader sends next has arrived."""
         unconfirmed = max((a for t, a in p.sent if t > p.last_seen - CONFIRM_S), default=0.0)
+        held = p.sent[-1][1] if p.sent else 0.0
         returning = p.reserve if p.back_at is not None else 0.0
-        return max(p.alloc or 0.0, unconfirmed, p.offer or 0.0, p.current, returning)
+        return max(p.alloc or 0.0, unconfirmed, held, p.offer or 0.0, p.current, returning)
 
     def _raise(self, active: list[Peer], targets: dict[str, float | None], headroom: float, now: float) -> None:
         for p in active:
