@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = "firmware_under_test.models"
-SOAK_HOURS = "1"
-"""The soak's rack time in the rig's own tests: an hour of random traffic and faults (eight in the nightly)."""
+SOAK_HOURS = "0.5"
+"""The soak's rack time in the rig's own tests: half an hour of random traffic and faults (eight in the soak tier)."""
 ENV = dict(os.environ)
 
 @dataclass(frozen=True)
@@ -125,7 +125,8 @@ CORRECT: dict[str, tuple[list[str], str | None]] = {
     "alternatives:StrictQueue": (POLICY_PLANS, None),
 }
 """Each correct model other than the reference, with the plans where it differs from the reference (the slow and
-the 8-bit builds with the soak too). `make nightly --firmware-model ...` runs any of them on every plan."""
+the 8-bit builds with the soak too). `pytest testplans --tier nightly --firmware-model ...` runs any of them on
+every plan."""
 
 
 # -- the faulty models ----------------------------------------------------------------------------------------
