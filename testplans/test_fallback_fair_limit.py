@@ -3,9 +3,10 @@
 Seed 000 (Fallback (Fair) Limit): "The maximum safe fallback current for a unit if communication is lost. Equal
 to (network limit) / (network size) bounded to within a single unit's capability."
 
-Each scenario lets the leader share the limit unevenly (a few vehicles, so a follower is given more than its
-fair share), then cuts a follower off: by cutting its own Wi-Fi, the leader's Wi-Fi, or tripping the leader's
-breaker. The cut-off followers must be at or under their fair limit by the fallback budget and stay there until
+Each scenario lets the leader share the limit unevenly (a few vehicles, so a follower is usually given more than
+its fair share; how much depends on the firmware's policy, which the plan does not assume), then cuts a follower
+off: by cutting its own Wi-Fi, the leader's Wi-Fi, or tripping the leader's breaker. The cut-off followers must be
+at or under the lower of their fair limit and what they were given by the fallback budget, and stay there until
 the link returns; the network limit must hold throughout.
 """
 
@@ -56,15 +57,14 @@ def test_cut_off_units_fall_back_to_their_fair_limit(rack: Rack, scenario: Scena
     leader = units[0]
     kind, _, index = scenario.cut.partition(":")
     first = units[int(index)] if index else leader
-    # the unit under test's vehicle arrives first, so whatever the sharing policy it is given a large share
+    # the unit under test's vehicle arrives first, so a policy that favours early arrivals gives it a large share
     order = sorted(zip(units, scenario.demands, strict=True), key=lambda ud: ud[0] != first)
     plug_all(rack, [u for u, _ in order], [d for _, d in order])
     rack.wait(settle_s(rack))
     if kind == "follower-wifi":
+        # Whatever the target was given, the check judges it: at most min(given, fair limit) once cut off. A policy
+        # that gives it less than its fair share here tests the "never raised by a cut" half of the rule.
         target = units[int(index)]
-        given = rack.last.pilot[target] if rack.last else None
-        assert given is not None and given > rack.fair_limit(target), (
-            f"scenario does not test the rule: {target} is given {given} A, not more than its fair limit")
         rack.cut_wifi(target)
         rack.wait(fallback_window_s(rack))
         rack.restore_wifi(target)

@@ -10,16 +10,24 @@ from firmware_under_test.models.reference import MIN_OFFER, Peer, ReferenceFirmw
 
 
 class ProportionalSharing(ReferenceFirmware):
-    """Above the 6 A floors, the rest of the limit goes to each vehicle in proportion to what it wants."""
+    """Each vehicle is first given what it wants up to an equal share of the limit; what is left goes to the vehicles
+    that want more, in proportion to how much more each wants.
+
+    The equal share comes first because a vehicle's want is an estimate: one that has not yet shown its ceiling is
+    taken to want all it can get, and a split in proportion to such estimates alone starves the vehicles whose
+    ceiling is known while demand is under the limit (the promise "shared by what each vehicle draws")."""
 
     def _share(self, available: float, active: list[Peer], now: float) -> dict[str, float | None]:
         served, targets = self._floors(available, active)
+        if not served:
+            return targets
         want = {p.name: max(MIN_OFFER, min(self._want(p, now), p.cap)) for p in served}
-        give = {p.name: MIN_OFFER for p in served}
-        left = available - MIN_OFFER * len(served)
+        equal = available / len(served)
+        give = {n: min(w, equal) for n, w in want.items()}
+        left = available - sum(give.values())
         hungry = {n for n in give if want[n] > give[n] + 1e-9}
         while left > 1e-6 and hungry:
-            extra = {n: want[n] - MIN_OFFER for n in hungry}
+            extra = {n: want[n] - give[n] for n in hungry}
             total = sum(extra.values())
             spent = 0.0
             for n in list(hungry):
