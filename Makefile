@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RACK   ?= racks/sim-6.toml
 
-.PHONY: nightly gate weekend soak test bench rack-time plan lint clean report doctor
+.PHONY: nightly gate weekend soak test bench rack-time plan lint clean report doctor sweep
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 ## nightly: the nightly tier (every plan but the eight-hour soak) against RACK (default: the simulated six-unit
 ## rack), in a run folder of its own: reports/runs/<start time>/ (junit.xml, allure-results/, traces/, run.log,
 ## run.json); reports/latest points to it
+## COMMISSIONING=operator commissions every network as a production rack does (an operator's steps in Tesla One,
+## confirmed; on a simulated rack the simulated operator answers), in place of the rack file's method
 nightly: $(STAMP)
-	$(BIN)/pytest testplans --rack $(RACK) --tier nightly -q
+	$(BIN)/pytest testplans --rack $(RACK) --tier nightly -q $(if $(COMMISSIONING),--commissioning $(COMMISSIONING))
 
 ## gate: the release gate's tier (every seed promise once, six-unit cases first, at most an hour of rack time),
 ## judged by `rig gate` (exit 0 pass, 1 fail, 2 incomplete); FIRMWARE is the build's manifest
@@ -48,6 +50,16 @@ rack-time: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest tests -q -n 2 --dist loadfile
+
+## sweep: the nightly tier against every correct firmware model other than the reference (each in its own run
+## folder); every one must pass, since the checks judge promises, not one model's policy or timing. `make test`
+## runs each of them only on the plans where it differs from the reference (tests/teeth.py); this is the whole tier
+CORRECT_MODELS ?= correct:EightBitPwm correct:SlowButInBudget correct:EagerFallback correct:WholeAmpsDown \
+	alternatives:ProportionalSharing alternatives:FirstComeFirstServed alternatives:StrictQueue
+sweep: $(STAMP)
+	@status=0; for m in $(CORRECT_MODELS); do echo "== $$m"; \
+		$(BIN)/pytest testplans --rack $(RACK) --tier nightly -q --firmware-model firmware_under_test.models.$$m \
+			|| status=1; done; exit $$status
 
 ## report: the latest run as one self-contained HTML file (reports/latest/html/index.html), with the history of
 ## earlier runs; a run that ended early says so; installs the pinned Allure 3 itself (npm ci, from the lock file)

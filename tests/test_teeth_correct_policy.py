@@ -21,3 +21,11 @@ def test_a_correct_firmware_passes(tmp_path: Path, model: str) -> None:
     assert not failed, f"a correct firmware failed: {failed}"
     if SOAK in plans:
         assert any("test_soak" in k for k in run.results), "the soak did not run"
+
+
+def test_make_sweep_runs_every_correct_model() -> None:
+    """`make sweep` runs the whole nightly tier against the correct models; its list is the one the teeth use."""
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    start = makefile.index("CORRECT_MODELS ?=")
+    listed = makefile[start:makefile.index("\nsweep:", start)].replace("\\\n", " ").split("?=", 1)[1].split()
+    assert sorted(listed) == sorted(CORRECT)
