@@ -129,8 +129,7 @@ CORRECT: dict[str, tuple[list[str], str | None]] = {
     "alternatives:StrictQueue": (POLICY_PLANS, None),
 }
 """Each correct model other than the reference, with the plans where it differs from the reference (the slow and
-the 8-bit builds with the soak too). `pytest testplans --tier nightly --firmware-model ...` runs any of them on
-every plan."""
+the 8-bit builds with the soak too). `make sweep` runs every one of them on the whole nightly tier."""
 
 
 # -- the faulty models ----------------------------------------------------------------------------------------
