@@ -132,6 +132,17 @@ CORRECT: dict[str, tuple[list[str], str | None]] = {
 the 8-bit builds with the soak too). `make sweep` runs every one of them on the whole nightly tier."""
 
 
+def assert_correct_passes(tmp: Path, model: str) -> None:
+    """Run a correct model on the plans where it differs from the reference (CORRECT); none may fail."""
+    plans, deselect = CORRECT[model]
+    args = [*plans, "-m", "not weekend"] + (["-k", deselect] if deselect else [])
+    run = run_plans(tmp, model, *args)
+    failed = {k: (v or "").splitlines()[:4] for k, v in run.failed.items()}
+    assert not failed, f"a correct firmware failed: {failed}"
+    if SOAK in plans:
+        assert any("test_soak" in k for k in run.results), "the soak did not run"
+
+
 # -- the faulty models ----------------------------------------------------------------------------------------
 
 

@@ -6,17 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from teeth import CORRECT, SOAK, run_plans
+from teeth import assert_correct_passes
 
 MODELS = ["correct:SlowButInBudget", "correct:EagerFallback", "correct:WholeAmpsDown"]
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_a_correct_firmware_passes(tmp_path: Path, model: str) -> None:
-    plans, deselect = CORRECT[model]
-    args = [*plans, "-m", "not weekend"] + (["-k", deselect] if deselect else [])
-    run = run_plans(tmp_path, model, *args)
-    failed = {k: (v or "").splitlines()[:4] for k, v in run.failed.items()}
-    assert not failed, f"a correct firmware failed: {failed}"
-    if SOAK in plans:
-        assert any("test_soak" in k for k in run.results), "the soak did not run"
+    assert_correct_passes(tmp_path, model)

@@ -5,7 +5,7 @@ vehicles and lets time pass; then it makes one instrument misbehave the way real
 garbage, drop its connection) through the simulated device behind it, and uses that instrument. The drivers know
 nothing of this. The rig must report the test *broken*, put the rack in its safe state and keep the trace.
 
-`world_probe` is requested before `rack`, so it is torn down after it: it writes the simulated world's state
+`world_probe` (conftest.py) is requested before `rack`, so it is torn down after it: it writes the world's state
 (powered, pilot relays, load, Wi-Fi) as the rack was left, for the outer test to judge. A finalizer added by the
 test clears the fault before the rack's teardown when the instrument is meant to come back (a transient fault);
 a persistent fault stays until the rack's teardown is over (the probe clears it then: the run's rack serves the
@@ -14,10 +14,6 @@ next test).
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,22 +27,6 @@ LJM_ERRORS = {
     "garbage": "LJME_INCORRECT_NUM_RESPONSE_BYTES_RECEIVED",
     "drop": "LJME_RECONNECT_FAILED",
 }
-
-
-@pytest.fixture
-def world_probe(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    holder: dict[str, Any] = {}
-    yield holder
-    sim = holder.get("sim")
-    if sim is None:
-        return
-    units = {name: {"powered": u.powered, "b_closed": u.b_closed, "c_closed": u.c_closed, "load_on": u.load_on,
-                    "wifi_up": u.wifi_up, "current_a": u.true_current()} for name, u in sim.world.units.items()}
-    out = Path(os.environ["RIG_PROBE_DIR"]) / f"{request.node.name}.json"
-    out.write_text(json.dumps({"units": units, "world_t": sim.world.now}))
-    clear = holder.get("clear")
-    if clear is not None:  # the run's rack serves the next test: the instrument is back after the rack's teardown
-        clear()
 
 
 def labjack_of(rack: Rack) -> tuple[str, Any]:
@@ -114,7 +94,7 @@ def test_transient(world_probe: dict[str, Any], rack: Rack, request: pytest.Fixt
 def test_persistent(world_probe: dict[str, Any], rack: Rack, target: str) -> None:
     world_probe["sim"] = rack.sim
     scenario(rack)
-    _, world_probe["clear"] = inject(rack, target, "timeout")  # gone for the rest of this test, back after it
+    world_probe["clear"] = [inject(rack, target, "timeout")[1]]  # gone for the rest of this test, back after it
     use(rack, target)
     pytest.fail(f"the {target} that went away was not noticed")
 

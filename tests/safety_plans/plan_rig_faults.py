@@ -2,37 +2,18 @@
 strict instruments can show, each in the middle of a scenario, through the simulated device behind the
 instrument. The rig must report each test *broken*, name what went wrong, and leave the rack safe.
 
-`world_probe` is requested before `rack`, so it is torn down after it and records the world as the rack left it;
-then it mends what the test broke in the simulated device (the run's rack serves the next test, which finds the
-instruments set up again after a rig fault, as a lab rack would).
+`world_probe` (conftest.py) is requested before `rack`, so it is torn down after it and records the world as
+the rack left it; then it mends what the test broke in the simulated device (the run's rack serves the next test,
+which finds the instruments set up again after a rig fault, as a lab rack would).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rig.rack import Rack
-
-
-@pytest.fixture
-def world_probe(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    holder: dict[str, Any] = {}
-    yield holder
-    sim = holder.get("sim")
-    if sim is None:
-        return
-    units = {name: {"powered": u.powered, "b_closed": u.b_closed, "c_closed": u.c_closed, "load_on": u.load_on,
-                    "wifi_up": u.wifi_up, "current_a": u.true_current()} for name, u in sim.world.units.items()}
-    out = Path(os.environ["RIG_PROBE_DIR"]) / f"{request.node.name}.json"
-    out.write_text(json.dumps({"units": units, "world_t": sim.world.now}))
-    for clear in holder.get("clear", []):  # the run's rack serves the next test: the device is mended after it
-        clear()
 
 
 def scenario(rack: Rack) -> None:
