@@ -19,8 +19,6 @@ import signal
 import struct
 from typing import Any
 
-from plan_faults import world_probe  # noqa: F401  (a fixture, used by name)
-
 from rig.rack import Rack
 
 
@@ -34,7 +32,7 @@ def test_short_two(rack: Rack) -> None:
     rack.wait(5)
 
 
-def test_long_scenario(world_probe: dict[str, Any], rack: Rack) -> None:  # noqa: F811
+def test_long_scenario(world_probe: dict[str, Any], rack: Rack) -> None:
     world_probe["sim"] = rack.sim
     with open(os.environ["RIG_CLOCK_FILE"], "r+b") as f:
         page = mmap.mmap(f.fileno(), 8)
